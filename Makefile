@@ -1,0 +1,60 @@
+# Rudenim — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test lint format demo translations install install-test clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rudenim needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed translations
+install-test: $(VENV)/.installed-test translations
+
+# Compiled catalogues are build output, made from the committed .po files.
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel -q compile -d rudenim/translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) bootstrap
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+demo: install
+	$(FLASK) db upgrade
+	$(FLASK) reference load
+	$(FLASK) demo load --people $${DEMO_PEOPLE:-500} --seed $${DEMO_SEED:-2024}
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/pytest
+
+# Extract new strings and merge them into the catalogues (then translate them).
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o rudenim/translations/messages.pot .
+	$(BIN)/pybabel -q update -N -i rudenim/translations/messages.pot -d rudenim/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

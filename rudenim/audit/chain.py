@@ -1,0 +1,129 @@
+"""Appending to the hash chain and checking it."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from rudenim.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from rudenim.clock import as_utc
+
+HEAD_ID = 1
+
+#: The columns a hash covers, in a fixed order.
+HASHED_FIELDS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "ip",
+    "request_id",
+    "action",
+    "object_type",
+    "object_id",
+    "subject_type",
+    "subject_id",
+    "changes",
+    "details",
+    "prev_hash",
+)
+
+
+def _canonical(value):
+    if isinstance(value, datetime):
+        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def event_hash(row: dict) -> str:
+    """SHA-256 over an event's content and the previous event's hash."""
+    content = {field: _canonical(row.get(field)) for field in HASHED_FIELDS}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lock_head(connection: Connection) -> tuple[int, str]:
+    """Lock the chain head until the transaction ends; return (last id, last hash)."""
+    row = connection.execute(
+        select(AuditChainHead.last_id, AuditChainHead.last_hash)
+        .where(AuditChainHead.id == HEAD_ID)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        # A database created without the initial migration's seed row.
+        connection.execute(
+            insert(AuditChainHead).values(id=HEAD_ID, last_id=0, last_hash=GENESIS_HASH)
+        )
+        return 0, GENESIS_HASH
+    return row.last_id, row.last_hash
+
+
+def append(connection: Connection, rows: Iterable[dict]) -> list[dict]:
+    """Append events (dicts of AuditEvent columns, without id and hashes) in order."""
+    rows = list(rows)
+    if not rows:
+        return []
+    last_id, last_hash = lock_head(connection)
+    for row in rows:
+        last_id += 1
+        row["id"] = last_id
+        row["prev_hash"] = last_hash
+        row["hash"] = last_hash = event_hash(row)
+    connection.execute(insert(AuditEvent), rows)
+    connection.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.id == HEAD_ID)
+        .values(last_id=last_id, last_hash=last_hash)
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What a walk of the chain found."""
+
+    count: int
+    broken_at: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None and self.problem is None
+
+
+def verify(connection: Connection, batch_size: int = 2000) -> ChainReport:
+    """Walk the whole chain in id order and report the first broken link."""
+    columns = [getattr(AuditEvent, field) for field in (*HASHED_FIELDS, "hash")]
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    count = 0
+    result = connection.execution_options(yield_per=batch_size).execute(
+        select(*columns).order_by(AuditEvent.id)
+    )
+    for row in result.mappings():
+        if row["id"] != expected_id:
+            return ChainReport(count, expected_id, f"event {expected_id} is missing")
+        if row["prev_hash"] != expected_prev:
+            return ChainReport(
+                count, row["id"], f"event {row['id']} does not follow the one before"
+            )
+        if event_hash(dict(row)) != row["hash"]:
+            return ChainReport(
+                count, row["id"], f"event {row['id']} was changed after it was written"
+            )
+        expected_prev = row["hash"]
+        expected_id += 1
+        count += 1
+    head = connection.execute(
+        select(AuditChainHead.last_id, AuditChainHead.last_hash).where(AuditChainHead.id == HEAD_ID)
+    ).one_or_none()
+    head_id, head_hash = (head.last_id, head.last_hash) if head else (0, GENESIS_HASH)
+    if (head_id, head_hash) != (count, expected_prev):
+        return ChainReport(
+            count, count + 1, f"the chain ends at event {count} but its head names event {head_id}"
+        )
+    return ChainReport(count)

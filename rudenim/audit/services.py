@@ -1,0 +1,116 @@
+"""Writing explicit audit events, reading the trail, checking the chain."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+from rudenim.audit import chain
+from rudenim.audit.capture import dumps, lock_chain
+from rudenim.audit.context import Actor, current_actor
+from rudenim.audit.models import AuditEvent
+from rudenim.clock import centre_zone, utcnow
+from rudenim.extensions import db
+
+
+def record_event(
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: object = None,
+    subject: tuple[str, object] | None = None,
+    details: dict | None = None,
+    actor: Actor | None = None,
+) -> dict:
+    """Append one explicit event (login, export, page view, refusal …) to the trail."""
+    actor = actor or current_actor()
+    subject_type, subject_id = subject if subject else (object_type, object_id)
+    lock_chain(db.session)
+    (row,) = chain.append(
+        db.session.connection(),
+        [
+            {
+                "occurred_at": utcnow(),
+                "actor_id": actor.user_id,
+                "actor_name": actor.name,
+                "ip": actor.ip,
+                "request_id": actor.request_id,
+                "action": action,
+                "object_type": object_type,
+                "object_id": None if object_id is None else str(object_id),
+                "subject_type": subject_type,
+                "subject_id": None if subject_id is None else str(subject_id),
+                "changes": None,
+                "details": dumps(details) if details else None,
+            }
+        ],
+    )
+    return row
+
+
+def verify_chain() -> chain.ChainReport:
+    """Walk the audit chain from the first event to the head."""
+    return chain.verify(db.session.connection())
+
+
+@dataclass
+class AuditFilter:
+    """What the audit log viewer narrows the trail by."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=centre_zone())
+
+
+def filtered_events(criteria: AuditFilter):
+    """A select of events matching the criteria, newest first."""
+    query = select(AuditEvent)
+    if criteria.actor:
+        query = query.where(func.lower(AuditEvent.actor_name) == criteria.actor.strip().lower())
+    if criteria.action:
+        query = query.where(AuditEvent.action == criteria.action)
+    type_, id_ = criteria.object_type, criteria.object_id
+    if type_ and id_:
+        query = query.where(
+            ((AuditEvent.object_type == type_) & (AuditEvent.object_id == id_))
+            | ((AuditEvent.subject_type == type_) & (AuditEvent.subject_id == id_))
+        )
+    elif type_:
+        query = query.where((AuditEvent.object_type == type_) | (AuditEvent.subject_type == type_))
+    elif id_:
+        query = query.where((AuditEvent.object_id == id_) | (AuditEvent.subject_id == id_))
+    if criteria.date_from:
+        query = query.where(AuditEvent.occurred_at >= _local_midnight_utc(criteria.date_from))
+    if criteria.date_to:
+        end = _local_midnight_utc(criteria.date_to + timedelta(days=1))
+        query = query.where(AuditEvent.occurred_at < end)
+    return query.order_by(AuditEvent.id.desc())
+
+
+def known_actions() -> list[str]:
+    """Every action name that occurs in the trail, for the filter's choices."""
+    return list(
+        db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )
+
+
+def history_of(subject_type: str, subject_id: object, limit: int = 200) -> list[AuditEvent]:
+    """The newest events about one record and the rows that belong to it."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.subject_type == subject_type,
+                AuditEvent.subject_id == str(subject_id),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,245 @@
+"""Signing in and out, one's own account, and user administration."""
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from rudenim.auth import bp, services
+from rudenim.auth.access import permission_required, public, safe_next
+from rudenim.auth.forms import ChangePasswordForm, LanguageForm, LoginForm, UserCreateForm
+from rudenim.auth.models import User, UserSession
+from rudenim.clock import utcnow
+from rudenim.errors import DomainError, NotFound
+from rudenim.extensions import db, limiter
+from rudenim.forms import ActionForm
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    """Sign in with username and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("reports.dashboard"))
+    form = LoginForm(next=request.args.get("next"))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                form.username.data, form.password.data, ip=request.remote_addr
+            )
+        except DomainError as exc:
+            db.session.commit()  # the failure is counted and audited
+            flash(str(exc), "error")
+        else:
+            # A fresh session: nothing from before signing in survives (fixation).
+            locale = session.get("locale")
+            session.clear()
+            token = services.start_session(
+                user, ip=request.remote_addr, user_agent=request.user_agent.string
+            )
+            db.session.commit()
+            session["sid"] = token
+            session["last_active"] = utcnow().isoformat()
+            if user.locale is None and locale:
+                session["locale"] = locale
+            session.permanent = True
+            login_user(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.change_password"))
+            return redirect(safe_next(form.next.data) or url_for("reports.dashboard"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@permission_required("account.manage_own")
+def logout():
+    """Sign out: the session ends on the server, not only in the browser."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        services.logout(session.get("sid"))
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@permission_required("account.manage_own")
+def change_password():
+    """Choose a new password (required after a one-time password)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user,
+                form.current_password.data,
+                form.password.data,
+                token=session.get("sid"),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("Your password has been changed. Your other sessions have ended."), "success")
+            return redirect(url_for("reports.dashboard"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account")
+@permission_required("account.manage_own")
+def account():
+    """One's own account: role, language, open sessions."""
+    sessions = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == current_user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.created_at.desc())
+    ).all()
+    return render_template(
+        "auth/account.html",
+        sessions=sessions,
+        current_sid=services.find_session(session.get("sid")),
+        language_form=LanguageForm(locale=g.get("locale")),
+    )
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def set_language():
+    """Switch the interface language; kept on the account when signed in."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        user = current_user if current_user.is_authenticated else None
+        try:
+            locale = services.set_locale(user, form.locale.data)
+        except DomainError as exc:
+            flash(str(exc), "error")
+        else:
+            session["locale"] = locale
+            db.session.commit()
+    return redirect(safe_next(form.next.data) or url_for("reports.dashboard"))
+
+
+# --- user administration -------------------------------------------------------
+
+
+def _get_user_or_404(user_id: int) -> User:
+    try:
+        return services.get_user(user_id)
+    except NotFound:
+        abort(404)
+
+
+def _form_error(form, exc: DomainError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+@bp.route("/users/")
+@permission_required("users.manage")
+def users():
+    """Every account with its role, state and failed sign-ins."""
+    accounts = db.session.scalars(select(User).order_by(User.username)).all()
+    throttles = services.lock_state([user.username for user in accounts])
+    return render_template(
+        "auth/users.html", users=accounts, throttles=throttles, now=utcnow(), action=ActionForm()
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required("users.manage")
+def create_user():
+    """Create an account; its one-time password is shown once."""
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user, password = services.create_user(
+                form.username.data, form.role.data, full_name=form.full_name.data
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            db.session.commit()
+            return render_template("auth/one_time_password.html", user=user, password=password)
+    return render_template("auth/user_new.html", form=form)
+
+
+@bp.route("/users/<int:user_id>")
+@permission_required("users.manage")
+def user_detail(user_id: int):
+    """One account: its state, open sessions and the actions on it."""
+    user = _get_user_or_404(user_id)
+    open_sessions = [row for row in user.sessions if row.is_open]
+    throttle = services.lock_state([user.username]).get(user.username)
+    return render_template(
+        "auth/user_detail.html",
+        user=user,
+        open_sessions=open_sessions,
+        throttle=throttle,
+        now=utcnow(),
+        action=ActionForm(),
+    )
+
+
+def _user_action(user_id: int, act, success: str):
+    user = _get_user_or_404(user_id)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            result = act(user)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            if isinstance(result, str):
+                return render_template("auth/one_time_password.html", user=user, password=result)
+            flash(success, "success")
+    return redirect(url_for("auth.user_detail", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@permission_required("users.manage")
+def deactivate_user(user_id: int):
+    """Stop an account from signing in; its sessions end at once."""
+    return _user_action(
+        user_id,
+        lambda user: services.deactivate_user(user, current_user),
+        _("The account has been deactivated and its sessions ended."),
+    )
+
+
+@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@permission_required("users.manage")
+def reactivate_user(user_id: int):
+    """Let a deactivated account sign in again."""
+    return _user_action(user_id, services.reactivate_user, _("The account can sign in again."))
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@permission_required("users.manage")
+def reset_password(user_id: int):
+    """Give the account a new one-time password, shown once."""
+    return _user_action(user_id, services.reset_password, "")
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@permission_required("users.manage")
+def unlock_user(user_id: int):
+    """Clear the account's failed sign-ins."""
+
+    def unlock(user):
+        if not services.unlock_user(user):
+            raise DomainError(_("This account is not locked."))
+
+    return _user_action(user_id, unlock, _("The account has been unlocked."))

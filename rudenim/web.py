@@ -1,0 +1,122 @@
+"""What every response shares: request ids, security headers, error pages, health."""
+
+import logging
+import uuid
+
+from flask import Blueprint, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from rudenim.auth.access import public
+from rudenim.extensions import db
+
+log = logging.getLogger("rudenim")
+
+health_bp = Blueprint("health", __name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+@health_bp.route("/healthz")
+@public
+def healthz():
+    """Liveness and database reachability, for monitors and load balancers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not healthy"
+        log.exception("health check: database unreachable")
+        db.session.rollback()
+        return jsonify(status="error", database="error"), 503
+    return jsonify(status="ok", database="ok")
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the request id on every log record made while handling a request."""
+
+    def filter(self, record):
+        from flask import has_request_context
+
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def _assign_request_id():
+    g.request_id = uuid.uuid4().hex[:16]
+
+
+def _secure_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        # Pages carry personal data: no browser or proxy may keep a copy.
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    if "request_id" in g:
+        headers["X-Request-ID"] = g.request_id
+    return response
+
+
+ERROR_TEXTS = {
+    400: lambda: _("The request could not be understood."),
+    403: lambda: _("You do not have permission to do this."),
+    404: lambda: _("There is no page at this address."),
+    405: lambda: _("This page cannot be used that way."),
+    413: lambda: _("What you sent is too large."),
+    429: lambda: _("Too many attempts. Wait a moment and try again."),
+    500: lambda: _("Something went wrong on our side. The error has been logged."),
+}
+
+
+def _render_error(status: int, message: str | None = None):
+    text_ = message or ERROR_TEXTS.get(status, ERROR_TEXTS[500])()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(error=text_, request_id=g.get("request_id")), status
+    return render_template("errors/error.html", status=status, message=text_), status
+
+
+def _handle_http_error(exc: HTTPException):
+    return _render_error(exc.code or 500)
+
+
+def _handle_csrf_error(_exc: CSRFError):
+    return _render_error(
+        400,
+        _("The form had expired or was sent from elsewhere. Reload the page and send it again."),
+    )
+
+
+def _handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return _handle_http_error(exc)
+    db.session.rollback()
+    log.error("unhandled error (request %s)", g.get("request_id"), exc_info=exc)
+    return _render_error(500)
+
+
+def init_app(app) -> None:
+    """Register the shared hooks and error pages on ``app``."""
+    app.before_request(_assign_request_id)
+    app.after_request(_secure_headers)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.register_blueprint(health_bp)
