@@ -39,6 +39,9 @@ class Config:
     BABEL_DEFAULT_LOCALE = "id"
     LANGUAGES = ("id", "en")
 
+    #: A detained person's detention is reviewed at least this often.
+    DETENTION_REVIEW_DAYS = env_int("DETENTION_REVIEW_DAYS", 30)
+
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     #: Absolute lifetime of a signed session cookie; idleness is checked separately.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -17,7 +17,10 @@ __version__ = "0.1.0"
 
 def create_app(config: type[Config] | Mapping | None = None) -> Flask:
     """Build the application. Cheap and free of side effects on the database."""
-    app = Flask(__name__, instance_path=os.environ.get("RUDENIM_INSTANCE_PATH") or None)
+    instance_path = os.environ.get("RUDENIM_INSTANCE_PATH")
+    if isinstance(config, Mapping) and config.get("RUDENIM_INSTANCE_PATH"):
+        instance_path = config["RUDENIM_INSTANCE_PATH"]
+    app = Flask(__name__, instance_path=instance_path or None)
     app.config.from_object(config_for_environment())
     if isinstance(config, Mapping):
         app.config.update(config)
@@ -92,7 +95,8 @@ def _select_locale() -> str:
     locale = None
     if current_user and current_user.is_authenticated:
         locale = current_user.locale
-    locale = locale or session.get("locale")
+    if not locale and has_request_context():  # the CLI translates too, with no session
+        locale = session.get("locale")
     if locale not in languages:
         locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     g.locale = locale
@@ -139,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     from rudenim.auth import views as _auth_views  # noqa: F401  (routes)
     from rudenim.auth.access import load_actor
     from rudenim.cases import bp as cases_bp
+    from rudenim.cases import views as _cases_views  # noqa: F401  (routes)
     from rudenim.reports import bp as reports_bp
     from rudenim.reports import views as _reports_views  # noqa: F401  (routes)
 
@@ -167,10 +172,12 @@ def _register_templating(app: Flask) -> None:
     @app.context_processor
     def _layout_context():
         from rudenim.auth.forms import LanguageForm
+        from rudenim.clock import local_today
         from rudenim.forms import ActionForm
 
         return {
             "centre_name": app.config["CENTRE_NAME"],
+            "today": local_today(),
             "logout_form": ActionForm(),
             "language_form": LanguageForm(locale=g.get("locale"), next=request.full_path),
         }

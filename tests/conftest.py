@@ -76,6 +76,24 @@ class PostgresDatabase:
                 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations():
+    """Compile the .po catalogues, so the suite also runs without `make`."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (
+        Path(__file__).resolve().parent.parent.glob("rudenim/translations/*/LC_MESSAGES/*.po")
+    ):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalogue = read_po(handle)
+        with mo_path.open("wb") as handle:
+            write_mo(handle, catalogue)
+
+
 @pytest.fixture(scope="session")
 def database(tmp_path_factory):
     """The database every test starts from."""

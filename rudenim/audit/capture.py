@@ -95,8 +95,17 @@ def _diff(obj) -> dict:
 
 
 def _identity(obj) -> str:
-    identity = inspect(obj).identity
+    state = inspect(obj)
+    identity = state.identity
     if identity is None:
+        # A row inserted by this flush has its key only after the flush ends;
+        # its primary key values are already in the instance dict.
+        mapper = state.mapper
+        identity = [
+            state.dict.get(mapper.get_property_by_column(column).key)
+            for column in mapper.primary_key
+        ]
+    if any(part is None for part in identity):
         return ""
     return ",".join(str(part) for part in identity)
 

@@ -101,29 +101,40 @@ def verify(connection: Connection, batch_size: int = 2000) -> ChainReport:
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
-    result = connection.execution_options(yield_per=batch_size).execute(
-        select(*columns).order_by(AuditEvent.id)
-    )
-    for row in result.mappings():
-        if row["id"] != expected_id:
-            return ChainReport(count, expected_id, f"event {expected_id} is missing")
-        if row["prev_hash"] != expected_prev:
-            return ChainReport(
-                count, row["id"], f"event {row['id']} does not follow the one before"
-            )
-        if event_hash(dict(row)) != row["hash"]:
-            return ChainReport(
-                count, row["id"], f"event {row['id']} was changed after it was written"
-            )
-        expected_prev = row["hash"]
-        expected_id += 1
-        count += 1
+    # Per statement: Connection.execution_options() would change the caller's
+    # connection for the rest of its transaction (on PostgreSQL every later
+    # statement, INSERTs included, would then go through a server-side cursor).
+    with connection.execute(
+        select(*columns).order_by(AuditEvent.id),
+        execution_options={"yield_per": batch_size},
+    ) as result:
+        for row in result.mappings():
+            if row["id"] != expected_id:
+                return ChainReport(count, expected_id, f"event {expected_id} is missing")
+            if row["prev_hash"] != expected_prev:
+                return ChainReport(
+                    count, row["id"], f"event {row['id']} does not follow the one before"
+                )
+            if event_hash(dict(row)) != row["hash"]:
+                return ChainReport(
+                    count, row["id"], f"event {row['id']} was changed after it was written"
+                )
+            expected_prev = row["hash"]
+            expected_id += 1
+            count += 1
     head = connection.execute(
         select(AuditChainHead.last_id, AuditChainHead.last_hash).where(AuditChainHead.id == HEAD_ID)
     ).one_or_none()
     head_id, head_hash = (head.last_id, head.last_hash) if head else (0, GENESIS_HASH)
-    if (head_id, head_hash) != (count, expected_prev):
+    if head_id < count:
+        # Events after the one the head names were added without moving the head.
+        return ChainReport(
+            count, head_id + 1, f"event {head_id + 1} is after the chain head (event {head_id})"
+        )
+    if head_id > count:
         return ChainReport(
             count, count + 1, f"the chain ends at event {count} but its head names event {head_id}"
         )
+    if head_hash != expected_prev:
+        return ChainReport(count, count, f"event {count} is not the one the chain head names")
     return ChainReport(count)

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Index, Integer, String, Text, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from rudenim.db_types import UTCDateTime
 from rudenim.extensions import db
@@ -74,3 +74,12 @@ class AuditChainHead(db.Model):
 def _refuse_rewrite(_mapper, _connection, target):
     """The trail is append-only: the ORM never updates or deletes an event."""
     raise RuntimeError(f"audit events are append-only: {target!r}")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_rewrite(state):
+    """Nor does a bulk ``update(AuditEvent)`` / ``delete(AuditEvent)`` through a session."""
+    if state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) == AuditEvent.__tablename__:
+            raise RuntimeError("audit events are append-only")

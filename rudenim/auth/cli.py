@@ -3,7 +3,7 @@
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from rudenim.audit.context import Actor, acting_as
@@ -102,6 +102,7 @@ def deactivate(username):
 
 
 @click.command("bootstrap")
+@with_appcontext
 def bootstrap():
     """Create the first account, ``admin``, with a one-time password, if there is no user."""
     with acting_as(Actor(user_id=None, name="bootstrap")):

@@ -1,6 +1,7 @@
 """Password hashing (argon2id) and the password policy."""
 
 import gzip
+import re
 from functools import cache
 from importlib import resources
 
@@ -63,7 +64,9 @@ def check_policy(password: str, username: str | None = None) -> None:
             field="password",
         )
     lowered = password.lower()
-    if lowered in common_passwords() or len(set(password)) < 4:
+    # A word said twice ("passwordpassword") is no harder to guess than once.
+    repeated = re.fullmatch(r"(.+?)\1+", lowered)
+    if lowered in common_passwords() or repeated or len(set(password)) < 4:
         raise DomainError(
             _("This password is too common. Choose one that is harder to guess."),
             field="password",

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.edit": frozenset({OFFICER, SUPERVISOR}),
     "custody.record": frozenset({OFFICER, SUPERVISOR}),
     "custody.reopen": frozenset({SUPERVISOR}),
+    "detention.review": frozenset({SUPERVISOR}),
     "case.history": frozenset({SUPERVISOR}),
     "case.print_record": frozenset({SUPERVISOR}),
     # IOM and UNHCR verification

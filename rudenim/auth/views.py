@@ -63,8 +63,11 @@ def logout():
     if form.validate_on_submit():
         services.logout(session.get("sid"))
         db.session.commit()
+    locale = current_user.locale or session.get("locale")
     logout_user()
     session.clear()
+    if locale:
+        session["locale"] = locale  # the sign-in page stays in the language chosen
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -123,6 +126,8 @@ def set_language():
         else:
             session["locale"] = locale
             db.session.commit()
+    else:
+        flash(_("That language is not available."), "error")
     return redirect(safe_next(form.next.data) or url_for("reports.dashboard"))
 
 

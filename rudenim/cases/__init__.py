@@ -3,3 +3,9 @@
 from flask import Blueprint
 
 bp = Blueprint("cases", __name__)
+
+#: Callables (person) → rendered HTML section, added by later domains
+#: (verification, violations, flags, check-ins) to the person page.
+detail_sections: list = []
+#: Callables (person ids) → [(person id, mark)] for the people list's rows.
+list_extensions: list = []

@@ -1,0 +1,94 @@
+"""Names across scripts and spellings: folding for search and the duplicate check.
+
+The same person is written Mohammad, Muhammad, Mohamed or Mohd; Abdul or
+Abdoul; Nur or Noor; Rahman or Rehman; "Abdul Rahman", "Abdul-Rahman" or
+"Abdulrahman". ``name_key`` turns a name into a transliteration-neutral key:
+each word is reduced to its consonant skeleton (first letter kept, later
+vowels dropped, doubled letters collapsed), so all of the above fall together.
+Search matches every word of the query against the key; the duplicate check
+then ranks candidates with rapidfuzz.
+"""
+
+import re
+import unicodedata
+
+from rapidfuzz import fuzz
+
+#: Whole-word abbreviations and spellings the skeleton alone does not join.
+WORD_EQUIVALENTS = {
+    "mohd": "muhammad",
+    "muhd": "muhammad",
+    "md": "muhammad",
+    "mhd": "muhammad",
+    "mohd.": "muhammad",
+}
+#: Letter groups written differently for one sound.
+LETTER_EQUIVALENTS = (
+    ("ph", "f"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("x", "ks"),
+    ("ou", "u"),
+    ("ee", "i"),
+    ("oo", "u"),
+)
+VOWELS = frozenset("aeiouyw")
+_NON_LETTERS = re.compile(r"[^a-z]+")
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters and spaces: diacritics dropped, punctuation gone."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    ascii_text = ascii_text.replace("ß", "ss").replace("ø", "o").replace("đ", "d").lower()
+    return " ".join(_NON_LETTERS.sub(" ", ascii_text).split())
+
+
+def skeleton(word: str) -> str:
+    """A word's consonant skeleton: Muhammad, Mohamed → mhmd; Noor, Nur → nr."""
+    word = WORD_EQUIVALENTS.get(word, word)
+    for written, sound in LETTER_EQUIVALENTS:
+        word = word.replace(written, sound)
+    if not word:
+        return ""
+    kept = [word[0]]
+    for letter in word[1:]:
+        if letter in VOWELS:
+            continue
+        if letter != kept[-1]:
+            kept.append(letter)
+    return "".join(kept)
+
+
+def name_words(name: str) -> list[str]:
+    """The skeletons of a name's words, in order."""
+    return [key for key in (skeleton(word) for word in fold(name).split()) if key]
+
+
+def name_key(name: str) -> str:
+    """The stored search key: skeletons joined by spaces, plus the joined form.
+
+    "Abdul Rahman" → "abdl rhmn|abdlrhmn"; storing the joined form lets
+    "Abdulrahman" find "Abdul Rahman" and the other way round.
+    """
+    words = name_words(name)
+    return " ".join(words) + "|" + "".join(words)
+
+
+def query_words(query: str) -> list[str]:
+    """Skeletons to look for in stored keys: each must occur for a match."""
+    return name_words(query)
+
+
+def similarity(a: str, b: str) -> float:
+    """0–100: how alike two names are once spelling variants are set aside."""
+    left, right = " ".join(name_words(a)), " ".join(name_words(b))
+    if not left or not right:
+        return 0.0
+    joined = fuzz.ratio(left.replace(" ", ""), right.replace(" ", ""))
+    return max(fuzz.token_sort_ratio(left, right), joined)
+
+
+def normalise_identifier(value: str) -> str:
+    """How identifiers compare: upper-case, without spaces, dashes, dots or slashes."""
+    return re.sub(r"[\s\-./]+", "", (value or "").strip()).upper()
