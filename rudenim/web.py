@@ -94,7 +94,10 @@ def _render_error(status: int, message: str | None = None):
 
 
 def _handle_http_error(exc: HTTPException):
-    return _render_error(exc.code or 500)
+    body, status = _render_error(exc.code or 500)
+    # Keep what the exception says beyond its page, e.g. Allow on a 405.
+    headers = [(name, value) for name, value in exc.get_headers() if name != "Content-Type"]
+    return body, status, headers
 
 
 def _handle_csrf_error(_exc: CSRFError):

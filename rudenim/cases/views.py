@@ -451,7 +451,6 @@ def delete_ethnicity(suggestion_id: int):
     return redirect(url_for("cases.ethnicities"))
 
 
-
 # --- labels for templates ------------------------------------------------------------
 
 

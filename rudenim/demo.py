@@ -1,0 +1,501 @@
+"""Synthetic demo data: ``flask demo load --people N --seed S``.
+
+Every person here is invented. Names are drawn from common given and family
+names of each region, with the spelling variants real records show, so search
+and the duplicate check have something realistic to work on. The same seed on
+the same day gives the same records. Rows are written in bulk (Core inserts,
+not the ORM), so the per-row audit hooks do not run: one ``demo_load`` event
+records what was loaded.
+"""
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, insert, select
+
+from rudenim.audit.capture import lock_chain
+from rudenim.audit.context import Actor, acting_as
+from rudenim.audit.services import record_event
+from rudenim.auth import services as accounts
+from rudenim.auth.models import User
+from rudenim.auth.permissions import Role
+from rudenim.cases import names
+from rudenim.cases.models import (
+    Alias,
+    CaseNumberCounter,
+    CustodyEvent,
+    CustodyStatus,
+    Identifier,
+    IdentifierKind,
+    LegalCategory,
+    Person,
+    PersonVulnerability,
+    Placement,
+    PlacementKind,
+    Vulnerability,
+)
+from rudenim.clock import local_today, utcnow
+from rudenim.extensions import db
+from rudenim.reference import load_reference
+
+#: nationality → (share of people, claimed ethnicities with weights)
+NATIONALITIES = {
+    "AF": (34, [("Hazara", 70), ("Tajik", 12), ("Pashtun", 8), ("Uzbek", 5), (None, 5)]),
+    "MM": (15, [("Rohingya", 92), ("Kaman", 3), (None, 5)]),
+    "SO": (12, [("Somali", 80), ("Bajuni", 10), (None, 10)]),
+    "SD": (8, [("Fur", 30), ("Masalit", 25), ("Nuba", 20), ("Arab", 15), (None, 10)]),
+    "IQ": (6, [("Arab", 55), ("Kurdish", 35), (None, 10)]),
+    "PK": (6, [("Hazara", 45), ("Pashtun", 25), ("Baloch", 15), ("Punjabi", 10), (None, 5)]),
+    "LK": (5, [("Tamil", 85), ("Sinhala", 10), (None, 5)]),
+    "IR": (5, [("Persian", 50), ("Kurdish", 25), ("Arab", 15), (None, 10)]),
+    "ET": (5, [("Oromo", 55), ("Amhara", 20), ("Tigrayan", 15), (None, 10)]),
+    "stateless": (4, [("Rohingya", 80), ("Bidoon", 15), (None, 5)]),
+}
+
+GIVEN = {
+    "muslim_m": [
+        "Mohammad",
+        "Muhammad",
+        "Mohamed",
+        "Mohd",
+        "Ahmad",
+        "Ahmed",
+        "Ali",
+        "Hassan",
+        "Hussain",
+        "Hussein",
+        "Reza",
+        "Abdul",
+        "Abdoul",
+        "Nur",
+        "Noor",
+        "Yusuf",
+        "Yousef",
+        "Ibrahim",
+        "Ismail",
+        "Karim",
+        "Jawad",
+        "Mustafa",
+        "Omar",
+        "Osman",
+        "Rahim",
+        "Sayed",
+        "Zakir",
+        "Hamid",
+        "Bilal",
+        "Faisal",
+        "Anwar",
+        "Rashid",
+        "Abdullah",
+    ],  # fmt: skip
+    "muslim_f": [
+        "Fatima",
+        "Fatema",
+        "Zahra",
+        "Masuma",
+        "Maryam",
+        "Mariam",
+        "Aisha",
+        "Aisyah",
+        "Khadija",
+        "Hawa",
+        "Amina",
+        "Halima",
+        "Nasrin",
+        "Shabnam",
+        "Sakina",
+        "Rukhsana",
+        "Nur",
+        "Noor",
+        "Zainab",
+        "Sumaya",
+        "Hafsa",
+        "Layla",
+        "Roshan",
+    ],  # fmt: skip
+    "tamil_m": ["Sivakumar", "Rajan", "Tharshan", "Kannan", "Nimal", "Suresh", "Prakash"],
+    "tamil_f": ["Kavitha", "Shanthi", "Priya", "Malathi", "Nirosha", "Sumathi"],
+    "ethiopian_m": ["Abebe", "Tesfaye", "Girma", "Dawit", "Kebede", "Mulugeta", "Bekele"],
+    "ethiopian_f": ["Almaz", "Tigist", "Hirut", "Meron", "Selam", "Genet", "Aster"],
+}
+FAMILY = {
+    "AF": [
+        "Rezaie",
+        "Hosseini",
+        "Jafari",
+        "Mohammadi",
+        "Ahmadi",
+        "Rahimi",
+        "Karimi",
+        "Nazari",
+        "Sultani",
+        "Haidari",
+    ],  # noqa: E501
+    "MM": ["Rahman", "Rehman", "Alam", "Ullah", "Hussain", "Islam", "Begum", "Khatun", "Amin"],
+    "SO": ["Abdi", "Warsame", "Farah", "Mohamud", "Hersi", "Jama", "Osman", "Ali"],
+    "SD": ["Adam", "Abakar", "Idris", "Musa", "Yahya", "Abdelrahman", "Abdulrahman", "Ishaq"],
+    "IQ": ["Al-Jaburi", "Al Obaidi", "Kareem", "Hamad", "Saleh", "Barzani", "Aziz"],
+    "PK": ["Changezi", "Khan", "Baloch", "Hazara", "Shah", "Qureshi", "Iqbal"],
+    "LK": ["Sivarajah", "Kanagaratnam", "Thevarajah", "Perera", "Selvaraj", "Nadarajah"],
+    "IR": ["Rostami", "Moradi", "Kazemi", "Sadeghi", "Ebrahimi", "Akbari", "Sharifi"],
+    "ET": ["Tadesse", "Haile", "Gebremedhin", "Wolde", "Tesfaye", "Mekonnen", "Alemu"],
+    "stateless": ["Rahman", "Ullah", "Alam", "Begum", "Al-Enezi", "Hussain"],
+}
+NAME_STYLE = {"LK": "tamil", "ET": "ethiopian"}
+
+#: Where people are now, with weights; the history leading there is generated.
+CURRENT_STATUS = [
+    (CustodyStatus.COMMUNITY_HOUSING, 44),
+    (CustodyStatus.DETAINED, 33),
+    (CustodyStatus.HOSPITAL, 3),
+    (CustodyStatus.ABSCONDED, 3),
+    (CustodyStatus.RESETTLED, 7),
+    (CustodyStatus.VOLUNTARY_RETURN, 4),
+    (CustodyStatus.RELEASED, 4),
+    (CustodyStatus.DEPORTED, 1),
+    (CustodyStatus.DECEASED, 1),
+]
+LANGUAGES = {
+    "AF": "Dari", "MM": "Rohingya", "SO": "Somali", "SD": "Arabic", "IQ": "Arabic",
+    "PK": "Urdu", "LK": "Tamil", "IR": "Farsi", "ET": "Amharic", "stateless": "Rohingya",
+}  # fmt: skip
+BATCH = 5000
+
+#: Other domains add generators: callables (generator, person row, today) that
+#: append rows to generator.rows[Model] for each person.
+person_extensions: list = []
+#: Callables (generator) run once after all people are generated.
+finishers: list = []
+
+
+def _weighted(rng: random.Random, pairs):
+    values, weights = zip(*pairs, strict=True)
+    return rng.choices(values, weights=weights)[0]
+
+
+@dataclass
+class DemoGenerator:
+    """Builds rows for N synthetic people and writes them in batches."""
+
+    rng: random.Random
+    today: date
+    site: str
+    placements: dict[PlacementKind, list[int]]
+    actor_ids: list[int]
+    next_ids: dict = field(default_factory=dict)
+    rows: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict)
+    totals: dict = field(default_factory=dict)
+    identifier_serial: int = 0
+
+    def next_id(self, model) -> int:
+        if model not in self.next_ids:
+            current = db.session.scalar(select(func.max(model.id))) or 0
+            self.next_ids[model] = current
+        self.next_ids[model] += 1
+        return self.next_ids[model]
+
+    def add(self, model, row: dict) -> None:
+        self.rows.setdefault(model, []).append(row)
+
+    def flush(self) -> None:
+        connection = db.session.connection()
+        for model in INSERT_ORDER + [m for m in self.rows if m not in INSERT_ORDER]:
+            rows = self.rows.get(model)
+            if rows:
+                connection.execute(insert(model), rows)
+                self.totals[model.__tablename__] = self.totals.get(model.__tablename__, 0) + len(
+                    rows
+                )
+        self.rows.clear()
+
+    def person(self) -> dict:
+        rng = self.rng
+        nationality = _weighted(rng, [(code, share) for code, (share, _e) in NATIONALITIES.items()])
+        ethnicity = _weighted(rng, NATIONALITIES[nationality][1])
+        sex = rng.choices(["male", "female"], weights=[68, 32])[0]
+        style = NAME_STYLE.get(nationality, "muslim")
+        given = rng.choice(GIVEN[f"{style}_{'m' if sex == 'male' else 'f'}"])
+        family = rng.choice(FAMILY[nationality])
+        full_name = f"{given} {family}"
+        if style == "muslim" and rng.random() < 0.25:
+            full_name = f"{given} {rng.choice(GIVEN['muslim_m'])} {family}"
+        age = int(rng.triangular(1, 70, 27))
+        arrived = self.today - timedelta(days=rng.randint(20, 9 * 365))
+        estimated = rng.random() < 0.35
+        birth_year = arrived.year - age
+        birth = (
+            date(birth_year, 1, 1)
+            if estimated
+            else date(birth_year, rng.randint(1, 12), rng.randint(1, 28))
+        )
+        if birth > arrived:
+            birth = arrived - timedelta(days=rng.randint(30, 300))
+        person_id = self.next_id(Person)
+        year = arrived.year
+        self.counters[year] = self.counters.get(year, self._counter_start(year)) + 1
+        case_number = f"{self.site}-{year}-{self.counters[year]:04d}"
+        vulnerabilities = []
+        age_now = (self.today - birth).days // 365
+        if age_now < 18:
+            vulnerabilities.append(Vulnerability.MINOR)
+            if rng.random() < 0.3:
+                vulnerabilities.append(Vulnerability.UNACCOMPANIED_MINOR)
+        if age_now >= 60:
+            vulnerabilities.append(Vulnerability.ELDERLY)
+        for kind, chance in (
+            (Vulnerability.MEDICAL, 0.08),
+            (Vulnerability.DISABILITY, 0.03),
+            (Vulnerability.SURVIVOR_OF_VIOLENCE, 0.05),
+        ):
+            if rng.random() < chance:
+                vulnerabilities.append(kind)
+        if sex == "female" and 18 <= age_now <= 42 and rng.random() < 0.06:
+            vulnerabilities.append(Vulnerability.PREGNANT)
+
+        events = self._custody_history(arrived)
+        final = events[-1]
+        status_since = final["effective_on"]
+        for earlier in reversed(events[:-1]):
+            if earlier["status"] != final["status"]:
+                break
+            status_since = earlier["effective_on"]
+        category = rng.choices(
+            [
+                LegalCategory.REFUGEE,
+                LegalCategory.ASYLUM_SEEKER,
+                LegalCategory.IMMIGRATION_DETAINEE,
+            ],
+            weights=[45, 45, 10],
+        )[0]
+        row = {
+            "id": person_id,
+            "case_number": case_number,
+            "full_name": full_name,
+            "name_key": names.name_key(full_name),
+            "sex": sex,
+            "date_of_birth": birth,
+            "is_birth_date_estimated": estimated,
+            "nationality": nationality,
+            "claimed_ethnicity": ethnicity,
+            "languages": LANGUAGES[nationality],
+            "needs_interpreter": rng.random() < 0.7,
+            "legal_category": category,
+            "arrived_on": arrived,
+            "notes": "Synthetic demo record: not a real person.",
+            "custody_status": final["status"],
+            "placement_id": final["placement_id"],
+            "status_since": status_since,
+            "is_in_care": final["status"].is_in_care,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+            "version": 1,
+        }
+        self.add(Person, row)
+        for event in events:
+            self.add(
+                CustodyEvent, {"id": self.next_id(CustodyEvent), "person_id": person_id, **event}
+            )
+        for kind in vulnerabilities:
+            self.add(PersonVulnerability, {"person_id": person_id, "kind": kind})
+        for alias in self._aliases(full_name, given, family, nationality):
+            self.add(
+                Alias,
+                {"id": self.next_id(Alias), "person_id": person_id, "name": alias,
+                 "name_key": names.name_key(alias)},
+            )  # fmt: skip
+        if category != LegalCategory.IMMIGRATION_DETAINEE or rng.random() < 0.3:
+            self.identifier_serial += 1
+            value = f"354-{arrived.strftime('%y')}C{self.identifier_serial:06d}"
+            self.add(
+                Identifier,
+                {"id": self.next_id(Identifier), "person_id": person_id,
+                 "kind": IdentifierKind.UNHCR_REGISTRATION, "value": value,
+                 "value_key": names.normalise_identifier(value)},
+            )  # fmt: skip
+        if rng.random() < 0.5:
+            value = f"IDN-IOM-{person_id:07d}"
+            self.add(
+                Identifier,
+                {"id": self.next_id(Identifier), "person_id": person_id,
+                 "kind": IdentifierKind.IOM_CASE, "value": value,
+                 "value_key": names.normalise_identifier(value)},
+            )  # fmt: skip
+        for extension in person_extensions:
+            extension(self, row)
+        return row
+
+    def _counter_start(self, year: int) -> int:
+        counter = db.session.get(CaseNumberCounter, (self.site, year))
+        return counter.last if counter else 0
+
+    def _aliases(self, full_name, given, family, nationality) -> list[str]:
+        rng = self.rng
+        result = []
+        variants = {
+            "Mohammad": ["Muhammad", "Mohamed", "Mohd"], "Hussain": ["Hussein", "Husain"],
+            "Ahmad": ["Ahmed"], "Nur": ["Noor"], "Yusuf": ["Yousef", "Yosuf"],
+            "Abdul": ["Abdoul"], "Rahman": ["Rehman"], "Fatima": ["Fatema"],
+        }  # fmt: skip
+        for _ in range(rng.choices([0, 1, 2, 3, 4], weights=[15, 20, 30, 20, 15])[0]):
+            choice = rng.random()
+            if choice < 0.4 and given in variants:
+                alias = full_name.replace(given, rng.choice(variants[given]), 1)
+            elif choice < 0.7:
+                alias = f"{given} {rng.choice(FAMILY[nationality])}"
+            else:
+                alias = f"{family} {given}"
+            if alias != full_name and alias not in result:
+                result.append(alias)
+        return result
+
+    def _custody_history(self, arrived: date) -> list[dict]:
+        rng = self.rng
+        final = _weighted(rng, CURRENT_STATUS)
+        span = (self.today - arrived).days
+        actor = rng.choice(self.actor_ids) if self.actor_ids else None
+        steps = [(CustodyStatus.DETAINED, 0)]
+        path_by_final = {
+            CustodyStatus.COMMUNITY_HOUSING: [CustodyStatus.COMMUNITY_HOUSING],
+            CustodyStatus.DETAINED: rng.choice(
+                [[], [CustodyStatus.HOSPITAL, CustodyStatus.DETAINED]]
+            ),
+            CustodyStatus.HOSPITAL: [CustodyStatus.HOSPITAL],
+            CustodyStatus.ABSCONDED: [CustodyStatus.COMMUNITY_HOUSING, CustodyStatus.ABSCONDED],
+        }
+        path = path_by_final.get(final, [CustodyStatus.COMMUNITY_HOUSING, final])
+        if final is CustodyStatus.DETAINED and not path and rng.random() < 0.4:
+            path = [CustodyStatus.DETAINED]  # a move between blocks
+        offsets = sorted(rng.randint(1, max(1, span)) for _ in path)
+        steps += list(zip(path, offsets, strict=True))
+        events = []
+        for status, offset in steps:
+            kind = status.placement_kind
+            placement = (
+                rng.choice(self.placements[kind]) if kind and self.placements[kind] else None
+            )
+            events.append(
+                {
+                    "status": status,
+                    "placement_id": placement,
+                    "effective_on": arrived + timedelta(days=offset),
+                    "reason": REASONS.get(status, "Recorded"),
+                    "is_reopening": False,
+                    "recorded_by_id": actor,
+                    "recorded_at": utcnow(),
+                }
+            )
+        return events
+
+
+REASONS = {
+    CustodyStatus.DETAINED: "Placed in the centre",
+    CustodyStatus.COMMUNITY_HOUSING: "Moved to community housing (IOM-supported)",
+    CustodyStatus.HOSPITAL: "Admitted to hospital",
+    CustodyStatus.ABSCONDED: "Did not return to the housing site",
+    CustodyStatus.RESETTLED: "Resettled to a third country",
+    CustodyStatus.VOLUNTARY_RETURN: "Assisted voluntary return",
+    CustodyStatus.RELEASED: "Released by decision of the head of centre",
+    CustodyStatus.DEPORTED: "Removed after final negative decision",
+    CustodyStatus.DECEASED: "Died in hospital",
+}
+INSERT_ORDER = [Person, CustodyEvent, PersonVulnerability, Alias, Identifier]
+
+DEMO_ACCOUNTS = [
+    ("demo-officer", Role.OFFICER, "Petugas Demo"),
+    ("demo-officer2", Role.OFFICER, "Petugas Demo Dua"),
+    ("demo-supervisor", Role.SUPERVISOR, "Kepala Seksi Demo"),
+    ("demo-supervisor2", Role.SUPERVISOR, "Kepala Seksi Demo Dua"),
+    ("demo-viewer", Role.VIEWER, "Kepala Rudenim Demo"),
+    ("demo-admin", Role.ADMIN, "Admin Demo"),
+]
+
+
+def ensure_demo_accounts() -> list[tuple[str, str, str]]:
+    """Create (or reset) one account per role; returns (username, role, password)."""
+    created = []
+    for username, role, full_name in DEMO_ACCOUNTS:
+        password = "demo-" + secrets.token_urlsafe(9)
+        user = accounts.find_user(username)
+        if user is None:
+            accounts.create_user(username, role, password=password, full_name=full_name)
+        else:
+            accounts.set_password(user, password)
+        created.append((username, role.value, password))
+    return created
+
+
+def load_demo(people: int, seed: int, today: date | None = None) -> dict[str, int]:
+    """Generate ``people`` synthetic people (and their history) in bulk."""
+    today = today or local_today()
+    lock_chain(db.session)
+    load_reference()
+    placements = {kind: [] for kind in PlacementKind}
+    for placement in db.session.scalars(select(Placement).where(Placement.is_active.is_(True))):
+        placements[placement.kind].append(placement.id)
+    actor_ids = list(
+        db.session.scalars(
+            select(User.id).where(User.role.in_([Role.OFFICER, Role.SUPERVISOR])).order_by(User.id)
+        )
+    )
+    generator = DemoGenerator(
+        rng=random.Random(seed),  # noqa: S311  (synthetic data, reproducible by seed)
+        today=today,
+        site=current_app.config["SITE_CODE"],
+        placements=placements,
+        actor_ids=actor_ids,
+    )
+    for index in range(people):
+        generator.person()
+        if (index + 1) % BATCH == 0:
+            generator.flush()
+    generator.flush()
+    for finish in finishers:
+        finish(generator)
+    generator.flush()
+    _save_counters(generator)
+    record_event(
+        "demo_load",
+        details={"people": people, "seed": seed, "rows": generator.totals},
+    )
+    return generator.totals
+
+
+def _save_counters(generator: DemoGenerator) -> None:
+    for year, last in generator.counters.items():
+        counter = db.session.get(CaseNumberCounter, (generator.site, year))
+        if counter is None:
+            db.session.add(CaseNumberCounter(site=generator.site, year=year, last=last))
+        else:
+            counter.last = max(counter.last, last)
+    db.session.flush()
+
+
+@click.group("demo")
+def demo_cli():
+    """Synthetic demo data (never real people)."""
+
+
+@demo_cli.command("load")
+@click.option("--people", default=500, show_default=True, help="How many people to invent.")
+@click.option("--seed", default=2024, show_default=True, help="Same seed, same records.")
+@click.option("--accounts/--no-accounts", default=True, help="Create demo accounts per role.")
+@with_appcontext
+def load(people, seed, accounts):
+    """Fill the database with synthetic people, their history and demo accounts."""
+    with acting_as(Actor(user_id=None, name="demo-load")):
+        credentials = ensure_demo_accounts() if accounts else []
+        db.session.flush()
+        totals = load_demo(people, seed)
+        db.session.commit()
+    for table, count in totals.items():
+        click.echo(f"{table}: {count} rows")
+    if credentials:
+        click.echo("Demo accounts (synthetic data only; passwords shown once):")
+        for username, role, password in credentials:
+            click.echo(f"  {username:<18} {role:<11} {password}")
