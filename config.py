@@ -41,6 +41,8 @@ class Config:
 
     #: A detained person's detention is reviewed at least this often.
     DETENTION_REVIEW_DAYS = env_int("DETENTION_REVIEW_DAYS", 30)
+    #: A referred or in-progress verification that has not moved this long is stalled.
+    VERIFICATION_STALLED_DAYS = env_int("VERIFICATION_STALLED_DAYS", 90)
 
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     #: Absolute lifetime of a signed session cookie; idleness is checked separately.

@@ -26,6 +26,7 @@ from rudenim.auth.models import User
 from rudenim.auth.permissions import Role
 from rudenim.cases import names
 from rudenim.cases.models import (
+    Agency,
     Alias,
     CaseNumberCounter,
     CustodyEvent,
@@ -37,6 +38,9 @@ from rudenim.cases.models import (
     PersonVulnerability,
     Placement,
     PlacementKind,
+    VerificationEvent,
+    VerificationStatus,
+    VerificationTrack,
     Vulnerability,
 )
 from rudenim.clock import local_today, utcnow
@@ -165,6 +169,7 @@ LANGUAGES = {
     "PK": "Urdu", "LK": "Tamil", "IR": "Farsi", "ET": "Amharic", "stateless": "Rohingya",
 }  # fmt: skip
 BATCH = 5000
+VS = VerificationStatus
 
 #: Other domains add generators: callables (generator, person row, today) that
 #: append rows to generator.rows[Model] for each person.
@@ -326,9 +331,71 @@ class DemoGenerator:
                  "kind": IdentifierKind.IOM_CASE, "value": value,
                  "value_key": names.normalise_identifier(value)},
             )  # fmt: skip
+        self._verification(person_id, arrived, category)
         for extension in person_extensions:
             extension(self, row)
         return row
+
+    def _verification(self, person_id: int, arrived: date, category: LegalCategory) -> None:
+        """UNHCR and IOM tracks consistent with the legal category."""
+        rng = self.rng
+        unhcr_path = {
+            LegalCategory.REFUGEE: [VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED],
+            LegalCategory.ASYLUM_SEEKER: rng.choice(
+                [[VS.REFERRED], [VS.REFERRED, VS.IN_PROGRESS],
+                 [VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED]]
+            ),
+            LegalCategory.IMMIGRATION_DETAINEE: [],
+        }[category]  # fmt: skip
+        iom_path = rng.choice(
+            [[], [VS.REFERRED], [VS.REFERRED, VS.IN_PROGRESS],
+             [VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED]]
+        )  # fmt: skip
+        for agency, path in ((Agency.UNHCR, unhcr_path), (Agency.IOM, iom_path)):
+            if not path:
+                continue
+            span = max(1, (self.today - arrived).days)
+            days = sorted(rng.randint(0, span) for _ in path)
+            reference = (
+                f"{'UNHCR' if agency is Agency.UNHCR else 'IOM'}-{arrived.year}-{person_id:07d}"
+            )
+            track_id = self.next_id(VerificationTrack)
+            previous = VS.NOT_REFERRED
+            for status, offset in zip(path, days, strict=True):
+                self.add(
+                    VerificationEvent,
+                    {
+                        "id": self.next_id(VerificationEvent),
+                        "track_id": track_id,
+                        "person_id": person_id,
+                        "agency": agency,
+                        "from_status": previous,
+                        "to_status": status,
+                        "occurred_on": arrived + timedelta(days=offset),
+                        "reference": reference if status is VS.VERIFIED else None,
+                        "reference_key": (
+                            names.normalise_identifier(reference) if status is VS.VERIFIED else None
+                        ),
+                        "note": "",
+                        "recorded_by_id": rng.choice(self.actor_ids) if self.actor_ids else None,
+                        "recorded_at": utcnow(),
+                    },
+                )
+                previous = status
+            self.add(
+                VerificationTrack,
+                {
+                    "id": track_id,
+                    "person_id": person_id,
+                    "agency": agency,
+                    "status": previous,
+                    "status_on": arrived + timedelta(days=days[-1]),
+                    "reference": reference if previous is VS.VERIFIED else None,
+                    "reference_key": (
+                        names.normalise_identifier(reference) if previous is VS.VERIFIED else None
+                    ),
+                },
+            )
 
     def _counter_start(self, year: int) -> int:
         counter = db.session.get(CaseNumberCounter, (self.site, year))
@@ -404,7 +471,15 @@ REASONS = {
     CustodyStatus.DEPORTED: "Removed after final negative decision",
     CustodyStatus.DECEASED: "Died in hospital",
 }
-INSERT_ORDER = [Person, CustodyEvent, PersonVulnerability, Alias, Identifier]
+INSERT_ORDER = [
+    Person,
+    CustodyEvent,
+    PersonVulnerability,
+    Alias,
+    Identifier,
+    VerificationTrack,
+    VerificationEvent,
+]
 
 DEMO_ACCOUNTS = [
     ("demo-officer", Role.OFFICER, "Petugas Demo"),

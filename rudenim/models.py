@@ -12,7 +12,10 @@ from rudenim.cases.models import (
     Person,
     PersonVulnerability,
     Placement,
+    VerificationEvent,
+    VerificationTrack,
 )
+from rudenim.reports.models import DisclosedPerson, Disclosure
 
 __all__ = [
     "Alias",
@@ -20,6 +23,8 @@ __all__ = [
     "AuditEvent",
     "CaseNumberCounter",
     "CustodyEvent",
+    "DisclosedPerson",
+    "Disclosure",
     "DetentionReview",
     "EthnicitySuggestion",
     "Identifier",
@@ -29,4 +34,6 @@ __all__ = [
     "Placement",
     "User",
     "UserSession",
+    "VerificationEvent",
+    "VerificationTrack",
 ]

@@ -4,8 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("cases", __name__)
 
-#: Callables (person) → rendered HTML section, added by later domains
-#: (verification, violations, flags, check-ins) to the person page.
+#: Callables (person) → (template name, data) or None: sections later domains
+#: (violations, flags, check-ins, disclosures) add to the person page.
 detail_sections: list = []
 #: Callables (person ids) → [(person id, mark)] for the people list's rows.
 list_extensions: list = []

@@ -231,3 +231,56 @@ class PlacementForm(FlaskForm):
 class EthnicityForm(FlaskForm):
     name = StringField(_l("Ethnicity"), validators=[DataRequired(), Length(max=80)])
     submit = SubmitField(_l("Add"))
+
+
+def verification_status_choices(include_not_referred: bool = True):
+    from rudenim.cases.models import VerificationStatus
+    from rudenim.cases.verification import status_label
+
+    return [
+        (status.value, status_label(status))
+        for status in VerificationStatus
+        if include_not_referred or status is not VerificationStatus.NOT_REFERRED
+    ]
+
+
+class VerificationStepForm(FlaskForm):
+    to_status = SelectField(_l("New status"), validators=[DataRequired()])
+    occurred_on = DateField(_l("Date of the step"), validators=[DataRequired()])
+    reference = StringField(_l("Agency reference no."), validators=[Optional(), Length(max=80)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Record step"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.to_status.choices = verification_status_choices(include_not_referred=False)
+
+
+class BulkStepForm(FlaskForm):
+    agency = HiddenField(validators=[DataRequired()])
+    person_ids = SelectMultipleField(
+        _l("People"), coerce=int, validate_choice=False, validators=[DataRequired()]
+    )
+    to_status = SelectField(_l("New status"), validators=[DataRequired()])
+    occurred_on = DateField(_l("Date of the step"), validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    all_or_nothing = BooleanField(_l("All or nothing: change no one if anyone is refused"))
+    submit = SubmitField(_l("Apply to the selected people"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.to_status.choices = verification_status_choices(include_not_referred=False)
+
+
+class BoardFilterForm(PeopleFilterForm):
+    """The board's filters: the people list's, plus the track's status."""
+
+    agency = SelectField(
+        _l("Agency"), choices=[("unhcr", "UNHCR"), ("iom", "IOM")], default="unhcr"
+    )
+    vstatus = SelectMultipleField(_l("Verification status"), validators=[Optional()])
+    stalled = BooleanField(_l("Only stalled"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vstatus.choices = verification_status_choices()

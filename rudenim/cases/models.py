@@ -186,6 +186,9 @@ class Person(Audited, db.Model):
         order_by="(CustodyEvent.effective_on.desc(), CustodyEvent.id.desc())",
         cascade="all, delete-orphan",
     )
+    verification_tracks: Mapped[list["VerificationTrack"]] = relationship(
+        back_populates="person", order_by="VerificationTrack.agency"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -313,3 +316,88 @@ class DetentionReview(_BelongsToPerson, db.Model):
 
     def __repr__(self) -> str:
         return f"<DetentionReview {self.person_id} {self.reviewed_on}>"
+
+
+class Agency(enum.StrEnum):
+    IOM = "iom"
+    UNHCR = "unhcr"
+
+
+class VerificationStatus(enum.StrEnum):
+    NOT_REFERRED = "not_referred"
+    REFERRED = "referred"
+    IN_PROGRESS = "in_progress"
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not_verified"
+    CLOSED = "closed"
+
+
+S = VerificationStatus
+#: The verification state machine (DESIGN.md): status → the statuses it may move to.
+VERIFICATION_STEPS: dict[VerificationStatus, frozenset[VerificationStatus]] = {
+    S.NOT_REFERRED: frozenset({S.REFERRED}),
+    S.REFERRED: frozenset({S.IN_PROGRESS}),
+    S.IN_PROGRESS: frozenset({S.VERIFIED, S.NOT_VERIFIED}),
+    S.VERIFIED: frozenset({S.CLOSED}),
+    S.NOT_VERIFIED: frozenset({S.CLOSED, S.IN_PROGRESS}),
+    S.CLOSED: frozenset({S.REFERRED}),
+}
+del S
+
+
+class VerificationTrack(_BelongsToPerson, db.Model):
+    """Where one person stands with one agency; the latest event is the status."""
+
+    __tablename__ = "verification_track"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    agency: Mapped[Agency] = mapped_column(str_enum(Agency, 8))
+    status: Mapped[VerificationStatus] = mapped_column(str_enum(VerificationStatus, 16))
+    #: The date of the latest step.
+    status_on: Mapped[date] = mapped_column(Date)
+    #: The agency's reference number as last recorded.
+    reference: Mapped[str | None] = mapped_column(String(80))
+    reference_key: Mapped[str | None] = mapped_column(String(80))
+
+    person: Mapped[Person] = relationship(back_populates="verification_tracks")
+    events: Mapped[list["VerificationEvent"]] = relationship(
+        back_populates="track",
+        order_by="(VerificationEvent.occurred_on.desc(), VerificationEvent.id.desc())",
+    )
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "agency", name="uq_verification_track_person_agency"),
+        Index("ix_verification_track_board", "agency", "status", "status_on"),
+        Index("ix_verification_track_reference", "agency", "reference_key"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<VerificationTrack {self.person_id} {self.agency} {self.status}>"
+
+
+class VerificationEvent(_BelongsToPerson, db.Model):
+    """One step of a verification track, dated, with the agency's reference."""
+
+    __tablename__ = "verification_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("verification_track.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    agency: Mapped[Agency] = mapped_column(str_enum(Agency, 8))
+    from_status: Mapped[VerificationStatus] = mapped_column(str_enum(VerificationStatus, 16))
+    to_status: Mapped[VerificationStatus] = mapped_column(str_enum(VerificationStatus, 16))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str | None] = mapped_column(String(80))
+    reference_key: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    track: Mapped[VerificationTrack] = relationship(back_populates="events")
+    recorded_by = relationship("User")
+
+    __table_args__ = (Index("ix_verification_event_reference", "agency", "reference_key"),)
+
+    def __repr__(self) -> str:
+        return f"<VerificationEvent {self.person_id} {self.agency} {self.to_status}>"

@@ -34,13 +34,17 @@ LETTER_EQUIVALENTS = (
 )
 VOWELS = frozenset("aeiouyw")
 _NON_LETTERS = re.compile(r"[^a-z]+")
+#: Latin letters that Unicode does not decompose into a base letter and a mark.
+_UNDECOMPOSED = str.maketrans(
+    {"ß": "ss", "ø": "o", "đ": "d", "ı": "i", "æ": "ae", "œ": "oe", "ł": "l", "ð": "d", "þ": "th"}
+)
 
 
 def fold(text: str) -> str:
     """Lower-case ASCII letters and spaces: diacritics dropped, punctuation gone."""
     decomposed = unicodedata.normalize("NFKD", text or "")
     ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    ascii_text = ascii_text.replace("ß", "ss").replace("ø", "o").replace("đ", "d").lower()
+    ascii_text = ascii_text.lower().translate(_UNDECOMPOSED)
     return " ".join(_NON_LETTERS.sub(" ", ascii_text).split())
 
 

@@ -200,6 +200,26 @@ def _check_identifiers_free(identifiers: dict[IdentifierKind, str], person_id: i
             )
 
 
+def _check_refugee_category(category: LegalCategory, person: Person | None) -> None:
+    """ "Refugee" follows UNHCR's decision (a verified track with its reference)."""
+    if category is not LegalCategory.REFUGEE:
+        return
+    if person is not None and person.legal_category is LegalCategory.REFUGEE:
+        return
+    verified = person is not None and any(
+        track.agency == "unhcr" and track.status == "verified" and track.reference
+        for track in person.verification_tracks
+    )
+    if not verified:
+        raise DomainError(
+            _(
+                "“Refugee” follows UNHCR's decision: record a verified UNHCR step with its "
+                "reference on the person's page; the category then changes by itself."
+            ),
+            field="legal_category",
+        )
+
+
 # --- duplicates -------------------------------------------------------------------
 
 
@@ -357,6 +377,7 @@ def register_person(
     """
     today = today or local_today()
     values = _checked_identity(data, today)
+    _check_refugee_category(values["legal_category"], None)
     status = _enum(CustodyStatus, custody.status, _("Choose a custody status."))
     if status in LEFT_CARE:
         raise IllegalTransition(
@@ -430,6 +451,7 @@ def update_person(
             current=person,
         )
     values = _checked_identity(data, today)
+    _check_refugee_category(values["legal_category"], person)
     if values["arrived_on"] > person.status_since and person.custody_events:
         first = min(event.effective_on for event in person.custody_events)
         if values["arrived_on"] > first:

@@ -7,8 +7,10 @@ from sqlalchemy import select
 
 from rudenim.audit.services import history_of, record_event
 from rudenim.auth.access import deny, permission_required
-from rudenim.cases import bp, services
+from rudenim.cases import bp, services, verification
 from rudenim.cases.forms import (
+    BoardFilterForm,
+    BulkStepForm,
     CustodyForm,
     DetentionReviewForm,
     EditPersonForm,
@@ -16,8 +18,15 @@ from rudenim.cases.forms import (
     PeopleFilterForm,
     PlacementForm,
     RegisterForm,
+    VerificationStepForm,
 )
-from rudenim.cases.models import EthnicitySuggestion, Person, Placement
+from rudenim.cases.models import (
+    Agency,
+    EthnicitySuggestion,
+    Person,
+    Placement,
+    VerificationStatus,
+)
 from rudenim.errors import DomainError, NotFound, StaleRecord
 from rudenim.extensions import db
 from rudenim.forms import ActionForm
@@ -210,6 +219,10 @@ def detail(person_id: int):
         clock=services.detention_clock(person),
         custody_form=CustodyForm(placements=placements, formdata=None),
         review_form=DetentionReviewForm(formdata=None),
+        step_form=VerificationStepForm(formdata=None),
+        agencies=list(Agency),
+        track_of=verification.track_of,
+        is_stalled=verification.is_stalled,
         history=history_of("Person", person.id) if current_user.can("case.history") else None,
         sections=person_sections(person),
         review_days=current_app.config["DETENTION_REVIEW_DAYS"],
@@ -492,3 +505,172 @@ def choice_label(kind: str, value) -> str:
 def review_outcome_label(outcome: str) -> str:
     """A detention review outcome in the interface language."""
     return services.review_outcome_label(outcome)
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@bp.route("/<int:person_id>/verification/<agency>", methods=["POST"])
+@permission_required("verification.update")
+def record_verification(person_id: int, agency: str):
+    """Record a step of the person's IOM or UNHCR verification."""
+    person = get_person_or_404(person_id)
+    form = VerificationStepForm()
+    if form.validate_on_submit():
+        try:
+            verification.record_verification_step(
+                person,
+                agency,
+                verification.StepData(
+                    to_status=form.to_status.data,
+                    occurred_on=form.occurred_on.data,
+                    reference=form.reference.data,
+                    note=form.note.data or "",
+                ),
+                actor=current_user,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("The verification step has been recorded."), "success")
+    else:
+        _flash_form_errors(form)
+    return redirect(url_for("cases.detail", person_id=person.id, _anchor="verification"))
+
+
+def _flash_form_errors(form) -> None:
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        for error in errors:
+            flash(f"{label}: {error}", "error")
+
+
+def _board_filter(form: BoardFilterForm) -> verification.BoardFilter:
+    return verification.BoardFilter(
+        agency=verification.parse_agency(form.agency.data or "unhcr"),
+        people=_filter_from(form),
+        statuses=[VerificationStatus(s) for s in form.vstatus.data or []],
+        stalled_only=form.stalled.data,
+    )
+
+
+def board_form_from_request() -> tuple[BoardFilterForm, verification.BoardFilter | None]:
+    """The board's filter form from the URL, and the filter if the input is valid."""
+    form = BoardFilterForm(request.args, placements=_active_placements())
+    if not form.validate():
+        return form, None
+    return form, _board_filter(form)
+
+
+@bp.route("/verification")
+@permission_required("verification.view")
+def board():
+    """Each agency's verification board: counts, people, stalled tracks."""
+    form, criteria = board_form_from_request()
+    if criteria is None:
+        flash(_("Some filters were not valid and were not applied."), "warning")
+        criteria = verification.BoardFilter(
+            agency=Agency(form.agency.data)
+            if form.agency.data in ("iom", "unhcr")
+            else Agency.UNHCR
+        )
+    query, _track, _status = verification.board_query(criteria)
+    per_page = request.args.get("per_page", 50, type=int)
+    per_page = per_page if per_page in PAGE_SIZES else 50
+    page = db.paginate(query.options(*services.list_options()), per_page=per_page, error_out=False)
+    rows = list(zip(page.items, _tracks_for(page), strict=True))
+    args = {
+        key: request.args.getlist(key)
+        for key in request.args
+        if key != "page" and any(request.args.getlist(key))
+    }
+    return render_template(
+        "cases/board.html",
+        form=form,
+        criteria=criteria,
+        page=page,
+        rows=rows,
+        counts=verification.board_counts(criteria),
+        args=args,
+        bulk_form=BulkStepForm(agency=criteria.agency.value, formdata=None),
+        stalled_days=verification.stalled_days(),
+        is_stalled=verification.is_stalled,
+    )
+
+
+def _tracks_for(page):
+    """The track of each row on a board page (paginate returns the first column)."""
+    from rudenim.cases.models import VerificationTrack
+
+    ids = [person.id for person in page.items]
+    if not ids:
+        return []
+    agency = verification.parse_agency(request.args.get("agency") or "unhcr")
+    tracks = {
+        track.person_id: track
+        for track in db.session.scalars(
+            select(VerificationTrack).where(
+                VerificationTrack.person_id.in_(ids), VerificationTrack.agency == agency
+            )
+        )
+    }
+    return [tracks.get(person_id) for person_id in ids]
+
+
+@bp.route("/verification/bulk", methods=["POST"])
+@permission_required("verification.update")
+def bulk_verification():
+    """Apply one step to several people after an agency's visit."""
+    form = BulkStepForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return redirect(url_for("cases.board", agency=form.agency.data or "unhcr"))
+    try:
+        outcome = verification.bulk_step(
+            form.person_ids.data,
+            form.agency.data,
+            verification.StepData(
+                to_status=form.to_status.data,
+                occurred_on=form.occurred_on.data,
+                note=form.note.data or "",
+            ),
+            actor=current_user,
+            all_or_nothing=form.all_or_nothing.data,
+        )
+    except verification.BulkRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        outcome = exc.outcome
+        outcome.updated = []
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("cases.board", agency=form.agency.data or "unhcr"))
+    else:
+        db.session.commit()
+        if outcome.updated:
+            flash(
+                _("%(n)d people updated.", n=len(outcome.updated)),
+                "success",
+            )
+        if outcome.refused:
+            flash(_("%(n)d people were refused; see why below.", n=len(outcome.refused)), "warning")
+    return render_template(
+        "cases/bulk_result.html",
+        outcome=outcome,
+        agency=form.agency.data,
+        to_status=form.to_status.data,
+    )
+
+
+@bp.app_template_global()
+def verification_status_label(status) -> str:
+    """A verification status in the interface language."""
+    return verification.status_label(status)
+
+
+@bp.app_template_global()
+def agency_label(agency) -> str:
+    return verification.agency_label(agency)

@@ -1,9 +1,28 @@
-"""The dashboard."""
+"""The dashboard, verification-status exports and printable lists."""
 
-from flask import render_template
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
 
 from rudenim.auth.access import permission_required
-from rudenim.reports import bp
+from rudenim.cases import detail_sections
+from rudenim.cases.models import VerificationStatus
+from rudenim.cases.verification import BoardFilter, parse_agency
+from rudenim.cases.views import _active_placements, _filter_from
+from rudenim.errors import DomainError
+from rudenim.extensions import db
+from rudenim.reports import bp, services
+from rudenim.reports.forms import ExportForm
+
+PRINT_LIMIT = 2000
 
 
 @bp.route("/")
@@ -11,3 +30,93 @@ from rudenim.reports import bp
 def dashboard():
     """The centre at a glance (filled in by the registry and monitoring work)."""
     return render_template("reports/dashboard.html")
+
+
+def _export_request(fmt: str):
+    """Validate the export form and write the ledger; a redirect on refusal."""
+    form = ExportForm(request.form, placements=_active_placements())
+    back = url_for("cases.board", agency=request.form.get("agency") or "unhcr")
+    if not form.validate():
+        for name, errors in form.errors.items():
+            for error in errors:
+                flash(f"{getattr(form, name).label.text}: {error}", "error")
+        return None, redirect(back)
+    try:
+        criteria = BoardFilter(
+            agency=parse_agency(form.agency.data),
+            people=_filter_from(form),
+            statuses=[VerificationStatus(s) for s in form.vstatus.data or []],
+            stalled_only=form.stalled.data,
+        )
+        disclosure = services.create_disclosure(
+            criteria, form.profile.data, fmt, actor=current_user
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return None, redirect(back)
+    db.session.commit()
+    return disclosure, None
+
+
+@bp.route("/reports/verification.csv", methods=["POST"])
+@permission_required("export.verification")
+def verification_csv():
+    """The verification-status list as CSV (UTF-8 with BOM), streamed."""
+    disclosure, refusal = _export_request("csv")
+    if refusal:
+        return refusal
+    name = services.file_name(disclosure.profile, "csv")
+    return Response(
+        stream_with_context(services.csv_chunks(disclosure)),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/reports/verification.xlsx", methods=["POST"])
+@permission_required("export.verification")
+def verification_xlsx():
+    """The verification-status list as XLSX, with an "about" sheet."""
+    disclosure, refusal = _export_request("xlsx")
+    if refusal:
+        return refusal
+    path = services.xlsx_file(disclosure, current_user.full_name or current_user.username)
+    name = services.file_name(disclosure.profile, "xlsx")
+    return Response(
+        services.file_chunks(path),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/reports/verification/print", methods=["POST"])
+@permission_required("export.verification")
+def verification_print():
+    """The same selection as a page to print and sign."""
+    disclosure, refusal = _export_request("print")
+    if refusal:
+        return refusal
+    header, rows = services.printable_rows(disclosure, PRINT_LIMIT)
+    return render_template(
+        "reports/verification_print.html",
+        disclosure=disclosure,
+        header=header,
+        rows=rows,
+        limit=PRINT_LIMIT,
+        profile_label=services.profile_label(disclosure.profile),
+        centre_name=current_app.config["CENTRE_NAME"],
+    )
+
+
+def _disclosed_section(person):
+    """The person page's "Disclosed" entries, for supervisors."""
+    if not current_user.can("disclosure.view"):
+        return None
+    return "reports/_disclosed.html", {
+        "disclosures": services.disclosures_of(person.id),
+        "profile_label": services.profile_label,
+    }
+
+
+detail_sections.append(_disclosed_section)

@@ -1,0 +1,371 @@
+"""Verification-status lists: selection, the disclosure ledger, streamed files.
+
+An export first writes the ledger (one Disclosure, one DisclosedPerson per
+person selected) and its audit event, commits, and then streams exactly the
+people in the ledger, row by row, so memory does not grow with the list.
+"""
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import date
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
+from sqlalchemy import and_, case, func, insert, literal, select
+from sqlalchemy.orm import aliased
+
+from rudenim.audit.services import record_event
+from rudenim.cases import nationalities
+from rudenim.cases.forms import sex_choices
+from rudenim.cases.models import (
+    Agency,
+    Alias,
+    Identifier,
+    IdentifierKind,
+    Person,
+    Placement,
+    VerificationTrack,
+)
+from rudenim.cases.services import custody_status_label
+from rudenim.cases.verification import BoardFilter, board_query, status_label
+from rudenim.clock import local_now, utcnow
+from rudenim.errors import DomainError
+from rudenim.extensions import db
+from rudenim.reports.models import DisclosedPerson, Disclosure
+
+PROFILES = ("unhcr", "iom", "internal")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK_ROWS = 500
+
+COLUMN_HEADERS = {
+    "case_number": _l("Case number"),
+    "full_name": _l("Name"),
+    "aliases": _l("Other names"),
+    "sex": _l("Sex"),
+    "date_of_birth": _l("Date of birth"),
+    "nationality": _l("Nationality"),
+    "claimed_ethnicity": _l("Claimed ethnicity"),
+    "unhcr_registration": _l("UNHCR registration no."),
+    "unhcr_case": _l("UNHCR case no."),
+    "unhcr_reference": _l("UNHCR reference"),
+    "unhcr_status": _l("UNHCR status"),
+    "unhcr_status_on": _l("UNHCR status date"),
+    "iom_case": _l("IOM case no."),
+    "iom_reference": _l("IOM reference"),
+    "iom_status": _l("IOM status"),
+    "iom_status_on": _l("IOM status date"),
+    "custody_status": _l("Custody status"),
+    "placement": _l("Placement"),
+}
+_IDENTITY = [
+    "case_number",
+    "full_name",
+    "aliases",
+    "sex",
+    "date_of_birth",
+    "nationality",
+    "claimed_ethnicity",
+]
+_UNHCR = ["unhcr_registration", "unhcr_case", "unhcr_reference", "unhcr_status", "unhcr_status_on"]
+_IOM = ["iom_case", "iom_reference", "iom_status", "iom_status_on"]
+#: The fixed column profiles. None carries violations, flags or notes.
+PROFILE_COLUMNS = {
+    "unhcr": [*_IDENTITY, *_UNHCR],
+    "iom": [*_IDENTITY, *_IOM],
+    "internal": [*_IDENTITY, *_UNHCR, *_IOM, "custody_status", "placement"],
+}
+
+
+def profile_label(profile: str) -> str:
+    return {"unhcr": "UNHCR", "iom": "IOM", "internal": _("Internal")}[profile]
+
+
+def parse_profile(value: str | None) -> str:
+    """The column profile named by ``value``, or a clear refusal."""
+    if value not in PROFILES:
+        raise DomainError(
+            _("%(value)s is not an export profile. Choose UNHCR, IOM or internal.", value=value),
+            field="profile",
+        )
+    return value
+
+
+def neutralise(value):
+    """A cell a spreadsheet will not run: formulas get a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def describe_filters(criteria: BoardFilter) -> dict:
+    """The filters as plain data, for the ledger, the audit trail and the file."""
+    people = asdict(criteria.people)
+    return {
+        "agency": criteria.agency.value,
+        "verification_status": [s.value for s in criteria.statuses],
+        "stalled_only": criteria.stalled_only,
+        **{
+            key: (value.isoformat() if isinstance(value, date) else value)
+            for key, value in people.items()
+            if value not in (None, "", [], False) and key not in ("sort", "descending")
+        },
+    }
+
+
+def check_not_group_targeted(criteria: BoardFilter) -> None:
+    """Refuse a list of people selected by nationality or ethnicity alone.
+
+    Such a selection needs a verification-status filter too: a list "of all
+    Rohingya" is not an export this system makes. Group totals are on the
+    dashboard.
+    """
+    people = criteria.people
+    if (people.nationality or people.ethnicity) and not criteria.statuses:
+        raise DomainError(
+            _(
+                "A list selected by nationality or ethnicity alone is not exported. Add a "
+                "verification status filter, or use the dashboard's counts for group totals."
+            )
+        )
+
+
+def create_disclosure(criteria: BoardFilter, profile: str, fmt: str, *, actor) -> Disclosure:
+    """Write the ledger entry and the audit event for one export."""
+    profile = parse_profile(profile)
+    check_not_group_targeted(criteria)
+    filters = describe_filters(criteria)
+    disclosure = Disclosure(
+        profile=profile,
+        format=fmt,
+        filters=json.dumps(filters, sort_keys=True, ensure_ascii=False),
+        row_count=0,
+        exported_by_id=actor.id,
+        exported_at=utcnow(),
+    )
+    db.session.add(disclosure)
+    db.session.flush()
+    query, _track, _status = board_query(criteria)
+    selected = query.order_by(None).with_only_columns(
+        literal(disclosure.id).label("disclosure_id"), Person.id.label("person_id")
+    )
+    result = db.session.execute(
+        insert(DisclosedPerson).from_select(["disclosure_id", "person_id"], selected)
+    )
+    count = result.rowcount
+    if count is None or count < 0:
+        count = db.session.scalar(
+            select(func.count()).where(DisclosedPerson.disclosure_id == disclosure.id)
+        )
+    disclosure.row_count = count
+    record_event(
+        "export",
+        object_type="Disclosure",
+        object_id=disclosure.id,
+        details={"profile": profile, "format": fmt, "filters": filters, "rows": count},
+    )
+    db.session.flush()
+    return disclosure
+
+
+def _aliases_aggregate():
+    if db.engine.dialect.name == "postgresql":
+        return func.string_agg(Alias.name, "; ")
+    return func.group_concat(Alias.name, "; ")
+
+
+def disclosed_rows_query(disclosure_id: int):
+    """One row per disclosed person with every column any profile uses."""
+    unhcr = aliased(VerificationTrack)
+    iom = aliased(VerificationTrack)
+    aliases = (
+        select(Alias.person_id, _aliases_aggregate().label("names"))
+        .where(
+            Alias.person_id.in_(
+                select(DisclosedPerson.person_id).where(
+                    DisclosedPerson.disclosure_id == disclosure_id
+                )
+            )
+        )
+        .group_by(Alias.person_id)
+        .subquery()
+    )
+
+    def pivot(kind: IdentifierKind):
+        return func.max(case((Identifier.kind == kind, Identifier.value))).label(kind.value)
+
+    identifiers = (
+        select(
+            Identifier.person_id,
+            pivot(IdentifierKind.UNHCR_REGISTRATION),
+            pivot(IdentifierKind.UNHCR_CASE),
+            pivot(IdentifierKind.IOM_CASE),
+        )
+        .where(
+            Identifier.person_id.in_(
+                select(DisclosedPerson.person_id).where(
+                    DisclosedPerson.disclosure_id == disclosure_id
+                )
+            )
+        )
+        .group_by(Identifier.person_id)
+        .subquery()
+    )
+    return (
+        select(
+            Person.case_number,
+            Person.full_name,
+            aliases.c.names.label("aliases"),
+            Person.sex,
+            Person.date_of_birth,
+            Person.nationality,
+            Person.claimed_ethnicity,
+            identifiers.c.unhcr_registration,
+            identifiers.c.unhcr_case,
+            unhcr.reference.label("unhcr_reference"),
+            unhcr.status.label("unhcr_status"),
+            unhcr.status_on.label("unhcr_status_on"),
+            identifiers.c.iom_case,
+            iom.reference.label("iom_reference"),
+            iom.status.label("iom_status"),
+            iom.status_on.label("iom_status_on"),
+            Person.custody_status,
+            Placement.name.label("placement"),
+        )
+        .select_from(DisclosedPerson)
+        .join(Person, Person.id == DisclosedPerson.person_id)
+        .outerjoin(aliases, aliases.c.person_id == Person.id)
+        .outerjoin(identifiers, identifiers.c.person_id == Person.id)
+        .outerjoin(unhcr, and_(unhcr.person_id == Person.id, unhcr.agency == Agency.UNHCR))
+        .outerjoin(iom, and_(iom.person_id == Person.id, iom.agency == Agency.IOM))
+        .outerjoin(Placement, Placement.id == Person.placement_id)
+        .where(DisclosedPerson.disclosure_id == disclosure_id)
+        .order_by(Person.case_number)
+    )
+
+
+class RowFormatter:
+    """Turns database rows into cells: labels in the interface language, dates
+    as ISO text, formulas neutralised. Label tables are built once per export."""
+
+    def __init__(self, profile: str):
+        self.columns = PROFILE_COLUMNS[profile]
+        self.sex = {value: str(label) for value, label in sex_choices() if value}
+        self.vstatus = {}
+        self.custody = {}
+        self.nationality = {}
+
+    def header(self) -> list[str]:
+        return [str(COLUMN_HEADERS[column]) for column in self.columns]
+
+    def _value(self, row, column):
+        value = getattr(row, column)
+        if column == "sex":
+            return self.sex.get(getattr(value, "value", value), "")
+        if column == "nationality":
+            if value not in self.nationality:
+                self.nationality[value] = nationalities.label(value)
+            return self.nationality[value]
+        if column in ("unhcr_status", "iom_status"):
+            key = getattr(value, "value", value) or "not_referred"
+            if key not in self.vstatus:
+                self.vstatus[key] = status_label(key)
+            return self.vstatus[key]
+        if column == "custody_status":
+            key = getattr(value, "value", value)
+            if key not in self.custody:
+                self.custody[key] = custody_status_label(key)
+            return self.custody[key]
+        if isinstance(value, date):
+            return value.isoformat()
+        return "" if value is None else value
+
+    def cells(self, row) -> list:
+        return [neutralise(self._value(row, column)) for column in self.columns]
+
+
+def _stream_rows(disclosure_id: int) -> Iterator:
+    result = db.session.execute(
+        disclosed_rows_query(disclosure_id), execution_options={"yield_per": 1000}
+    )
+    yield from result
+
+
+def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:
+    """The CSV file, UTF-8 with BOM, produced a chunk of rows at a time."""
+    formatter = RowFormatter(disclosure.profile)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(formatter.header())
+    for count, row in enumerate(_stream_rows(disclosure.id), start=1):
+        writer.writerow(formatter.cells(row))
+        if count % CHUNK_ROWS == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_file(disclosure: Disclosure, exporter_name: str) -> str:
+    """Write the XLSX (openpyxl write-only: rows go to disk as they come);
+    returns the path of a temporary file the caller removes."""
+    formatter = RowFormatter(disclosure.profile)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(str(_("Verification")))
+    sheet.append(formatter.header())
+    for row in _stream_rows(disclosure.id):
+        sheet.append(formatter.cells(row))
+    about = workbook.create_sheet(str(_("About this list")))
+    filters = json.loads(disclosure.filters)
+    about.append([str(_("Exported by")), neutralise(exporter_name)])
+    about.append([str(_("Exported at")), local_now().strftime("%Y-%m-%d %H:%M %Z")])
+    about.append([str(_("Profile")), profile_label(disclosure.profile)])
+    about.append([str(_("Rows")), disclosure.row_count])
+    about.append([str(_("Filters")), neutralise(json.dumps(filters, ensure_ascii=False))])
+    handle, path = tempfile.mkstemp(prefix="rudenim-export-", suffix=".xlsx")
+    os.close(handle)
+    workbook.save(path)
+    return path
+
+
+def file_chunks(path: str, size: int = 64 * 1024) -> Iterator[bytes]:
+    """Stream a temporary file and remove it afterwards."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def file_name(profile: str, extension: str) -> str:
+    return f"verification-{profile}-{local_now().date().isoformat()}.{extension}"
+
+
+def printable_rows(disclosure: Disclosure, limit: int) -> tuple[list[str], list[list]]:
+    """Header and rows for the printable list (at most ``limit`` rows)."""
+    formatter = RowFormatter(disclosure.profile)
+    rows = []
+    for row in _stream_rows(disclosure.id):
+        if len(rows) >= limit:
+            break
+        rows.append([formatter._value(row, column) for column in formatter.columns])
+    return formatter.header(), rows
+
+
+def disclosures_of(person_id: int) -> list[Disclosure]:
+    """Every disclosure that listed this person, newest first."""
+    return list(
+        db.session.scalars(
+            select(Disclosure)
+            .join(DisclosedPerson, DisclosedPerson.disclosure_id == Disclosure.id)
+            .where(DisclosedPerson.person_id == person_id)
+            .order_by(Disclosure.exported_at.desc())
+        )
+    )
