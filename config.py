@@ -43,6 +43,10 @@ class Config:
     DETENTION_REVIEW_DAYS = env_int("DETENTION_REVIEW_DAYS", 30)
     #: A referred or in-progress verification that has not moved this long is stalled.
     VERIFICATION_STALLED_DAYS = env_int("VERIFICATION_STALLED_DAYS", 90)
+    #: An upheld decision can be appealed within this many days.
+    APPEAL_DAYS = env_int("APPEAL_DAYS", 14)
+    #: A reported violation not decided within this many days is overdue.
+    REVIEW_DUE_DAYS = env_int("REVIEW_DUE_DAYS", 7)
 
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     #: Absolute lifetime of a signed session cookie; idleness is checked separately.

@@ -15,9 +15,21 @@ from rudenim.cases.models import (
     VerificationEvent,
     VerificationTrack,
 )
+from rudenim.conduct.models import (
+    HouseRule,
+    RuleSanction,
+    RulesExplanation,
+    Violation,
+    ViolationAmendment,
+)
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
 __all__ = [
+    "HouseRule",
+    "RuleSanction",
+    "RulesExplanation",
+    "Violation",
+    "ViolationAmendment",
     "Alias",
     "AuditChainHead",
     "AuditEvent",

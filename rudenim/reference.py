@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from rudenim.audit.context import Actor, acting_as
 from rudenim.cases.models import EthnicitySuggestion, Placement, PlacementKind
+from rudenim.conduct.services import load_catalogue
 from rudenim.extensions import db
 
 #: (kind, name, capacity)
@@ -49,9 +50,6 @@ ETHNICITIES = [
     "Uzbek",
 ]
 
-#: Other domains add their own loaders (e.g. the house-rule catalogue).
-loaders: list = []
-
 
 def load_placements_and_ethnicities() -> dict[str, int]:
     """Add the starting placements and ethnicity suggestions that are missing."""
@@ -75,8 +73,7 @@ def load_placements_and_ethnicities() -> dict[str, int]:
 def load_reference() -> dict[str, int]:
     """Load every domain's starting reference data."""
     added = load_placements_and_ethnicities()
-    for loader in loaders:
-        added.update(loader())
+    added.update(load_catalogue())
     return added
 
 

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.create": frozenset({OFFICER, SUPERVISOR}),
     "case.edit": frozenset({OFFICER, SUPERVISOR}),
     "custody.record": frozenset({OFFICER, SUPERVISOR}),
+    "rules.explain": frozenset({OFFICER, SUPERVISOR}),
     "custody.reopen": frozenset({SUPERVISOR}),
     "detention.review": frozenset({SUPERVISOR}),
     "case.history": frozenset({SUPERVISOR}),
@@ -39,6 +40,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "disclosure.view": frozenset({SUPERVISOR}),
     # House rules and violations
     "violation.view": frozenset({OFFICER, SUPERVISOR, VIEWER}),
+    #: Without it, an officer sees only the violations they reported.
+    "violation.view_all": frozenset({SUPERVISOR, VIEWER}),
     "violation.report": frozenset({OFFICER, SUPERVISOR}),
     "violation.review": frozenset({OFFICER, SUPERVISOR}),
     "violation.decide": frozenset({SUPERVISOR}),

@@ -474,7 +474,7 @@ def update_person(
     wanted_aliases = {a.casefold(): a for a in aliases}
     for alias in list(person.aliases):
         if alias.name.casefold() not in wanted_aliases:
-            person.aliases.remove(alias)
+            _drop(person.aliases, alias)
         else:
             wanted_aliases.pop(alias.name.casefold())
     for alias in wanted_aliases.values():
@@ -483,7 +483,7 @@ def update_person(
     current = {identifier.kind: identifier for identifier in person.identifiers}
     for kind, identifier in current.items():
         if kind not in identifiers:
-            person.identifiers.remove(identifier)
+            _drop(person.identifiers, identifier)
         elif identifier.value != identifiers[kind]:
             identifier.value = identifiers[kind]
             identifier.value_key = names.normalise_identifier(identifiers[kind])
@@ -496,7 +496,7 @@ def update_person(
     present = {row.kind: row for row in person.vulnerability_rows}
     for kind, row in present.items():
         if kind not in vulnerabilities:
-            person.vulnerability_rows.remove(row)
+            _drop(person.vulnerability_rows, row)
     for kind in vulnerabilities - present.keys():
         person.vulnerability_rows.append(PersonVulnerability(kind=kind))
 
@@ -508,6 +508,17 @@ def update_person(
         person.updated_at = utcnow()
         db.session.flush()
     return person
+
+
+def _drop(collection: list, row) -> None:
+    """Remove a row the person owns, as an explicit delete.
+
+    A row that merely falls out of its collection is deleted as an orphan
+    during the flush, unseen by the audit hooks; deleting it here puts it in
+    the session's deleted set, so the trail records the removal.
+    """
+    collection.remove(row)
+    db.session.delete(row)
 
 
 # --- custody --------------------------------------------------------------------
@@ -616,7 +627,13 @@ def record_custody_change(
         raise IllegalTransition(
             _("The person already has this status and placement."), field="status"
         )
-    _check_custody_date(data.effective_on, person.arrived_on, person.status_since, today)
+    # Not before the latest step either (a move within one status keeps status_since),
+    # so the latest event stays the current one.
+    latest_on = db.session.scalar(
+        select(func.max(CustodyEvent.effective_on)).where(CustodyEvent.person_id == person.id)
+    )
+    previous_on = max(filter(None, [person.status_since, latest_on]))
+    _check_custody_date(data.effective_on, person.arrived_on, previous_on, today)
     for guard in custody_guards:
         guard(person, status)
 

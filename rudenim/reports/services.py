@@ -5,8 +5,6 @@ person selected) and its audit event, commits, and then streams exactly the
 people in the ledger, row by row, so memory does not grow with the list.
 """
 
-import csv
-import io
 import json
 import os
 import tempfile
@@ -36,12 +34,11 @@ from rudenim.cases.services import custody_status_label
 from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
+from rudenim.exports import csv_stream, neutralise
 from rudenim.extensions import db
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
 PROFILES = ("unhcr", "iom", "internal")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CHUNK_ROWS = 500
 
 COLUMN_HEADERS = {
     "case_number": _l("Case number"),
@@ -93,13 +90,6 @@ def parse_profile(value: str | None) -> str:
             _("%(value)s is not an export profile. Choose UNHCR, IOM or internal.", value=value),
             field="profile",
         )
-    return value
-
-
-def neutralise(value):
-    """A cell a spreadsheet will not run: formulas get a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
     return value
 
 
@@ -299,17 +289,8 @@ def _stream_rows(disclosure_id: int) -> Iterator:
 def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:
     """The CSV file, UTF-8 with BOM, produced a chunk of rows at a time."""
     formatter = RowFormatter(disclosure.profile)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(formatter.header())
-    for count, row in enumerate(_stream_rows(disclosure.id), start=1):
-        writer.writerow(formatter.cells(row))
-        if count % CHUNK_ROWS == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+    rows = (formatter.cells(row) for row in _stream_rows(disclosure.id))
+    return csv_stream(formatter.header(), rows)
 
 
 def xlsx_file(disclosure: Disclosure, exporter_name: str) -> str:

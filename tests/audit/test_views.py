@@ -36,8 +36,8 @@ def add_event(app, monkeypatch):
     """Append an explicit event at a chosen time; returns its id."""
 
     def _add(action, actor, *, at, object_type=None, object_id=None, subject=None, details=None):
-        monkeypatch.setattr(services, "utcnow", lambda: at)
-        with app.app_context():
+        with monkeypatch.context() as patch, app.app_context():
+            patch.setattr(services, "utcnow", lambda: at)
             row = services.record_event(
                 action,
                 object_type=object_type,
@@ -47,7 +47,6 @@ def add_event(app, monkeypatch):
                 actor=actor,
             )
             _db.session.commit()
-        monkeypatch.undo()
         return row["id"]
 
     return _add

@@ -1,0 +1,31 @@
+"""What every export shares: formula-safe cells and streamed CSV."""
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK_ROWS = 500
+
+
+def neutralise(value):
+    """A cell a spreadsheet will not run: formulas get a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+    """UTF-8 CSV with a BOM (so spreadsheet programs read it right), produced a
+    chunk of rows at a time; every cell neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([neutralise(cell) for cell in header])
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([neutralise(cell) for cell in row])
+        if count % CHUNK_ROWS == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
