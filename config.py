@@ -47,6 +47,10 @@ class Config:
     APPEAL_DAYS = env_int("APPEAL_DAYS", 14)
     #: A reported violation not decided within this many days is overdue.
     REVIEW_DUE_DAYS = env_int("REVIEW_DUE_DAYS", 7)
+    #: People in community housing report to the centre at least this often.
+    CHECKIN_BASE_DAYS = env_int("CHECKIN_BASE_DAYS", 30)
+    #: Someone with an active flag is checked in at least this often.
+    FLAG_CHECKIN_HOURS = env_int("FLAG_CHECKIN_HOURS", 24)
 
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     #: Absolute lifetime of a signed session cookie; idleness is checked separately.

@@ -146,6 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     from rudenim.cases import views as _cases_views  # noqa: F401  (routes)
     from rudenim.conduct import bp as conduct_bp
     from rudenim.conduct import views as _conduct_views  # noqa: F401  (routes)
+    from rudenim.monitoring import bp as monitoring_bp
+    from rudenim.monitoring import views as _monitoring_views  # noqa: F401  (routes)
     from rudenim.reports import bp as reports_bp
     from rudenim.reports import views as _reports_views  # noqa: F401  (routes)
 
@@ -155,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(cases_bp, url_prefix="/cases")
     app.register_blueprint(conduct_bp, url_prefix="/conduct")
+    app.register_blueprint(monitoring_bp, url_prefix="/monitoring")
     app.register_blueprint(reports_bp)
 
 

@@ -22,9 +22,13 @@ from rudenim.conduct.models import (
     Violation,
     ViolationAmendment,
 )
+from rudenim.monitoring.models import CheckIn, MonitoringFlag, MonitoringPeriod
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
 __all__ = [
+    "CheckIn",
+    "MonitoringFlag",
+    "MonitoringPeriod",
     "HouseRule",
     "RuleSanction",
     "RulesExplanation",

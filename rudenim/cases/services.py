@@ -844,9 +844,18 @@ def list_options():
     return (selectinload(Person.vulnerability_rows), selectinload(Person.placement))
 
 
-def get_person(person_id: int) -> Person:
+def page_options():
+    """Loader options for the person page: its timeline in a fixed number of queries."""
+    events = selectinload(Person.custody_events)
+    return (
+        events.selectinload(CustodyEvent.placement),
+        events.selectinload(CustodyEvent.recorded_by),
+    )
+
+
+def get_person(person_id: int, options=()) -> Person:
     """The person with this id, or NotFound."""
-    person = db.session.get(Person, person_id)
+    person = db.session.get(Person, person_id, options=options)
     if person is None:
         raise NotFound(_("There is no such person."))
     return person

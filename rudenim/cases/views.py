@@ -34,10 +34,10 @@ from rudenim.forms import ActionForm
 PAGE_SIZES = (10, 25, 50, 100)
 
 
-def get_person_or_404(person_id: int) -> Person:
+def get_person_or_404(person_id: int, options=()) -> Person:
     """Load a person for a page, or answer 404."""
     try:
-        return services.get_person(person_id)
+        return services.get_person(person_id, options)
     except NotFound:
         abort(404)
 
@@ -147,7 +147,7 @@ def _list_extras(people):
 def register():
     """Register a person, after a look at possible duplicates."""
     form = RegisterForm(placements=_active_placements())
-    matches = []
+    matches, holder = [], None
     if form.validate_on_submit():
         confirmed = []
         if form.confirm_different.data and form.confirmed_ids.data:
@@ -172,6 +172,7 @@ def register():
         except DomainError as exc:
             db.session.rollback()
             _form_error(form, exc)
+            holder = getattr(exc, "other", None)
         else:
             db.session.commit()
             flash(
@@ -189,6 +190,7 @@ def register():
         "cases/register.html",
         form=form,
         matches=matches,
+        holder=holder,
         ethnicities=services.ethnicity_suggestions(),
     )
 
@@ -209,7 +211,7 @@ def person_sections(person: Person) -> list:
 @permission_required("case.view")
 def detail(person_id: int):
     """Everything about one person; every view is recorded in the audit trail."""
-    person = get_person_or_404(person_id)
+    person = get_person_or_404(person_id, services.page_options())
     record_event("view", object_type="Person", object_id=person.id)
     db.session.commit()
     placements = _active_placements()
@@ -235,7 +237,7 @@ def edit(person_id: int):
     """Change identity data; a concurrent save is shown, never overwritten."""
     person = get_person_or_404(person_id)
     form = EditPersonForm(obj=None if request.method == "POST" else _form_values(person))
-    stale = None
+    stale = holder = None
     if form.validate_on_submit():
         try:
             services.update_person(
@@ -249,6 +251,7 @@ def edit(person_id: int):
         except DomainError as exc:
             db.session.rollback()
             _form_error(form, exc)
+            holder = getattr(exc, "other", None)
         else:
             db.session.commit()
             flash(_("The record has been saved."), "success")
@@ -258,6 +261,7 @@ def edit(person_id: int):
         form=form,
         person=person,
         stale=stale,
+        holder=holder,
         ethnicities=services.ethnicity_suggestions(),
     )
 
@@ -346,9 +350,7 @@ def record_custody(person_id: int):
             if services.placement_is_over_capacity(event.placement):
                 flash(_("%(place)s is now over capacity.", place=event.placement.name), "warning")
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        _flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="custody"))
 
 
@@ -370,9 +372,7 @@ def record_review(person_id: int):
             db.session.commit()
             flash(_("The detention review has been recorded."), "success")
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(str(error), "error")
+        _flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="detention"))
 
 

@@ -5,13 +5,13 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -43,7 +43,9 @@ from rudenim.extensions import db
 
 
 def _language() -> str:
-    return g.get("locale", "id")
+    # Ask Babel, not g: g.locale is set only once something was translated.
+    locale = get_locale()
+    return locale.language if locale is not None else "id"
 
 
 def get_violation_or_404(violation_id: int) -> Violation:

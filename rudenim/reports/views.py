@@ -20,6 +20,7 @@ from rudenim.cases.views import _active_placements, _filter_from
 from rudenim.errors import DomainError
 from rudenim.extensions import db
 from rudenim.reports import bp, services
+from rudenim.reports.dashboard import dashboard_figures
 from rudenim.reports.forms import ExportForm
 
 PRINT_LIMIT = 2000
@@ -28,8 +29,9 @@ PRINT_LIMIT = 2000
 @bp.route("/")
 @permission_required("dashboard.view")
 def dashboard():
-    """The centre at a glance (filled in by the registry and monitoring work)."""
-    return render_template("reports/dashboard.html")
+    """The centre at a glance; counts only, computed on every request."""
+    figures = dashboard_figures() if current_user.can("case.view") else None
+    return render_template("reports/dashboard.html", f=figures)
 
 
 def _export_request(fmt: str):

@@ -1,0 +1,5 @@
+"""Heightened supervision in sensitive periods: periods, check-ins, flags."""
+
+from flask import Blueprint
+
+bp = Blueprint("monitoring", __name__)
