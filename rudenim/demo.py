@@ -11,7 +11,7 @@ records what was loaded.
 import random
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import click
 from flask import current_app
@@ -43,8 +43,19 @@ from rudenim.cases.models import (
     VerificationTrack,
     Vulnerability,
 )
-from rudenim.clock import local_today, utcnow
+from rudenim.clock import centre_zone, local_today, utcnow
+from rudenim.conduct.models import HouseRule, Sanction, Severity, Violation, ViolationStatus
+from rudenim.errors import DomainError
 from rudenim.extensions import db
+from rudenim.monitoring.models import (
+    CheckIn,
+    CheckInOutcome,
+    FlagCategory,
+    FlagStatus,
+    MonitoringFlag,
+    MonitoringPeriod,
+    PeriodKind,
+)
 from rudenim.reference import load_reference
 
 #: nationality → (share of people, claimed ethnicities with weights)
@@ -171,12 +182,6 @@ LANGUAGES = {
 BATCH = 5000
 VS = VerificationStatus
 
-#: Other domains add generators: callables (generator, person row, today) that
-#: append rows to generator.rows[Model] for each person.
-person_extensions: list = []
-#: Callables (generator) run once after all people are generated.
-finishers: list = []
-
 
 def _weighted(rng: random.Random, pairs):
     values, weights = zip(*pairs, strict=True)
@@ -197,6 +202,12 @@ class DemoGenerator:
     counters: dict = field(default_factory=dict)
     totals: dict = field(default_factory=dict)
     identifier_serial: int = 0
+    #: (rule id, code, [(sanction, longest days)]) of the catalogue.
+    rules: list = field(default_factory=list)
+    officer_ids: list[int] = field(default_factory=list)
+    supervisor_ids: list[int] = field(default_factory=list)
+    person_violations: dict = field(default_factory=dict)
+    flag_candidates: list = field(default_factory=list)
 
     def next_id(self, model) -> int:
         if model not in self.next_ids:
@@ -213,6 +224,9 @@ class DemoGenerator:
         for model in INSERT_ORDER + [m for m in self.rows if m not in INSERT_ORDER]:
             rows = self.rows.get(model)
             if rows:
+                # executemany needs the same keys in every row.
+                keys = set().union(*rows)
+                rows = [row if len(row) == len(keys) else dict.fromkeys(keys) | row for row in rows]
                 connection.execute(insert(model), rows)
                 self.totals[model.__tablename__] = self.totals.get(model.__tablename__, 0) + len(
                     rows
@@ -332,9 +346,153 @@ class DemoGenerator:
                  "value_key": names.normalise_identifier(value)},
             )  # fmt: skip
         self._verification(person_id, arrived, category)
-        for extension in person_extensions:
-            extension(self, row)
+        if row["is_in_care"]:
+            self._checkins(row)
+        self._violations(row)
         return row
+
+    def _checkins(self, row: dict) -> None:
+        """About four check-ins for people in housing or detention, the last weeks."""
+        rng = self.rng
+        if row["custody_status"] not in (
+            CustodyStatus.COMMUNITY_HOUSING,
+            CustodyStatus.DETAINED,
+        ):
+            return
+        start = max(row["status_since"], self.today - timedelta(days=150))
+        span = (self.today - start).days
+        if span <= 0:
+            return
+        for _n in range(rng.choices([2, 3, 4, 5, 6], weights=[10, 20, 40, 20, 10])[0]):
+            day = start + timedelta(days=rng.randint(0, span - 1))
+            outcome = rng.choices(
+                [CheckInOutcome.PRESENT, CheckInOutcome.ABSENT, CheckInOutcome.UNWELL,
+                 CheckInOutcome.REFUSED],
+                weights=[90, 4, 5, 1],
+            )[0]  # fmt: skip
+            at = datetime.combine(day, time(9, rng.randint(0, 59)), tzinfo=centre_zone())
+            absent = outcome is CheckInOutcome.ABSENT
+            followed = absent and rng.random() < 0.8
+            self.add(
+                CheckIn,
+                {
+                    "id": self.next_id(CheckIn),
+                    "person_id": row["id"],
+                    "placement_id": row["placement_id"],
+                    "checked_at": at,
+                    "outcome": outcome,
+                    "note": "",
+                    "recorded_by_id": rng.choice(self.actor_ids),
+                    "followed_up_at": at + timedelta(days=1)
+                    if followed and outcome is CheckInOutcome.ABSENT
+                    else None,
+                    "followed_up_by_id": rng.choice(self.actor_ids)
+                    if followed and outcome is CheckInOutcome.ABSENT
+                    else None,
+                    "follow_up_note": "Found at the housing site the next day"
+                    if followed and outcome is CheckInOutcome.ABSENT
+                    else None,
+                },
+            )
+
+    def _violations(self, row: dict) -> None:
+        """On average 0.3 violations a person, at every step of the process."""
+        rng = self.rng
+        if not self.rules or rng.random() >= 0.26:
+            return
+        for _n in range(rng.choices([1, 2], weights=[85, 15])[0]):
+            self._violation(row)
+
+    def _violation(self, row: dict) -> None:
+        rng = self.rng
+        span = (self.today - row["arrived_on"]).days
+        if span < 10:
+            return
+        occurred_day = row["arrived_on"] + timedelta(days=rng.randint(1, span - 1))
+        occurred = datetime.combine(
+            occurred_day, time(rng.randint(6, 23), rng.randint(0, 59)), tzinfo=centre_zone()
+        )
+        rule_id, code, allowed = rng.choice(self.rules)
+        reporter = rng.choice(self.officer_ids or self.actor_ids)
+        deciders = [u for u in self.supervisor_ids if u != reporter]
+        age = (self.today - occurred_day).days
+        status = rng.choices(
+            [ViolationStatus.REPORTED, ViolationStatus.UNDER_REVIEW, ViolationStatus.UPHELD,
+             ViolationStatus.DISMISSED, ViolationStatus.APPEAL_UPHELD,
+             ViolationStatus.APPEAL_OVERTURNED],
+            weights=[6, 8, 52, 24, 6, 4],
+        )[0]  # fmt: skip
+        if age < 3 or not deciders:
+            status = ViolationStatus.REPORTED
+        violation = {
+            "id": self.next_id(Violation),
+            "person_id": row["id"],
+            "rule_id": rule_id,
+            "occurred_at": occurred,
+            "location": rng.choice(["Wisma", "Blok", "Dapur umum", "Halaman", "Pasar Oesapa"]),
+            "description": "Synthetic demo incident.",
+            "witnesses": "",
+            "severity": rng.choice(list(Severity)),
+            "status": status,
+            "reported_by_id": reporter,
+            "reported_at": occurred + timedelta(hours=rng.randint(1, 20)),
+            "statement_declined": False,
+            "version": 1,
+        }
+        if status is not ViolationStatus.REPORTED:
+            told = occurred_day + timedelta(days=1)
+            violation.update(
+                charge_notified_on=told,
+                charge_language=LANGUAGES.get(row["nationality"], "English"),
+                charge_interpreter=rng.choice(["", "Pak Reza (IOM)", "Ibu Amina"]),
+                charge_notified_by_id=reporter,
+                charge_notified_at=occurred + timedelta(days=1),
+                statement=rng.choice(["I did not know the rule.", "It was not me.", None]),
+                statement_recorded_by_id=reporter,
+                statement_recorded_at=occurred + timedelta(days=1, hours=1),
+            )
+            if violation["statement"] is None:
+                violation["statement_declined"] = True
+        if status.is_decided:
+            decided_on = occurred_day + timedelta(days=rng.randint(2, 6))
+            decided_on = min(decided_on, self.today)
+            decider = rng.choice(deciders)
+            violation.update(
+                decided_by_id=decider,
+                decided_at=datetime.combine(decided_on, time(11), tzinfo=centre_zone()),
+                decided_on=decided_on,
+                reasons="Synthetic demo decision with written reasons.",
+            )
+            if status is not ViolationStatus.DISMISSED:
+                sanction, max_days = rng.choice(
+                    [pair for pair in allowed if pair[0] is not Sanction.TRANSFER_TO_DETENTION]
+                    or allowed
+                )
+                days = rng.randint(1, max_days) if max_days else 0
+                violation.update(
+                    alternatives_considered="A conversation with the person and their family.",
+                    sanction=sanction,
+                    sanction_privilege="Evening outings"
+                    if sanction is Sanction.PRIVILEGE_RESTRICTION
+                    else None,
+                    sanction_starts_on=decided_on,
+                    sanction_ends_on=decided_on + timedelta(days=days),
+                    appeal_rights_told_on=decided_on,
+                )
+            if status in (ViolationStatus.APPEAL_UPHELD, ViolationStatus.APPEAL_OVERTURNED):
+                second = [u for u in deciders if u != decider] or deciders
+                violation.update(
+                    appealed_on=decided_on + timedelta(days=2),
+                    appeal_grounds="Synthetic demo appeal.",
+                    appeal_recorded_by_id=decider,
+                    appeal_decided_by_id=rng.choice(second),
+                    appeal_decided_at=datetime.combine(
+                        decided_on + timedelta(days=5), time(10), tzinfo=centre_zone()
+                    ),
+                    appeal_reasons="Synthetic demo appeal decision.",
+                )
+        self.add(Violation, violation)
+        self.person_violations.setdefault(row["id"], []).append(violation)
 
     def _verification(self, person_id: int, arrived: date, category: LegalCategory) -> None:
         """UNHCR and IOM tracks consistent with the legal category."""
@@ -479,6 +637,9 @@ INSERT_ORDER = [
     Identifier,
     VerificationTrack,
     VerificationEvent,
+    CheckIn,
+    Violation,
+    MonitoringFlag,
 ]
 
 DEMO_ACCOUNTS = [
@@ -505,33 +666,133 @@ def ensure_demo_accounts() -> list[tuple[str, str, str]]:
     return created
 
 
+def _ensure_placements(people: int) -> dict[PlacementKind, list[int]]:
+    """Enough blocks and housing sites for ``people`` (about a third detained,
+    half in housing), so demo occupancy looks like a real centre's."""
+    placements = {kind: [] for kind in PlacementKind}
+    capacity = dict.fromkeys(PlacementKind, 0)
+    for placement in db.session.scalars(select(Placement).where(Placement.is_active.is_(True))):
+        placements[placement.kind].append(placement.id)
+        capacity[placement.kind] += placement.capacity or 0
+    need = {PlacementKind.CENTRE: int(people * 0.3), PlacementKind.HOUSING: int(people * 0.45)}
+    size = {PlacementKind.CENTRE: 60, PlacementKind.HOUSING: 100}
+    name = {PlacementKind.CENTRE: "Blok demo {n}", PlacementKind.HOUSING: "Wisma demo {n}"}
+    for kind in PlacementKind:
+        number = len(placements[kind])
+        while capacity[kind] < need[kind]:
+            number += 1
+            placement = Placement(
+                kind=kind, name=name[kind].format(n=number), capacity=size[kind], is_active=True
+            )
+            db.session.add(placement)
+            db.session.flush()
+            placements[kind].append(placement.id)
+            capacity[kind] += size[kind]
+    return placements
+
+
+def _catalogue() -> list:
+    rules = []
+    for rule in db.session.scalars(select(HouseRule).where(HouseRule.is_active.is_(True))):
+        allowed = [(row.sanction, row.max_days) for row in rule.sanctions]
+        rules.append((rule.id, rule.code, allowed))
+    return sorted(rules)
+
+
+def _demo_period_and_flags(generator: DemoGenerator) -> None:
+    """An active election period and flags on about 2% of the people in care."""
+    rng, today = generator.rng, generator.today
+    period = MonitoringPeriod(
+        name=f"Pilkada {today.year} (demo)",
+        kind=PeriodKind.ELECTION,
+        starts_on=today - timedelta(days=10),
+        ends_on=today + timedelta(days=20),
+        checkin_interval_hours=72,
+        notes="Synthetic demo period.",
+    )
+    db.session.add(period)
+    db.session.flush()
+    categories = [
+        (
+            FlagCategory.PROTECTION_CONCERN,
+            "Received threats on social media after a local news story about refugees.",
+            "Ask how they are; report any threat to the duty supervisor.",
+        ),  # noqa: E501
+        (
+            FlagCategory.ABSCONDING_RISK,
+            "Told staff twice this month that they intend to travel to Jakarta.",
+            "Check in daily; explain the consequences calmly.",
+        ),  # noqa: E501
+        (
+            FlagCategory.MEDICAL,
+            "Needs daily medication and missed two clinic visits this month.",
+            "Ask whether medication was taken; call the clinic if unwell.",
+        ),  # noqa: E501
+    ]
+    supervisors = generator.supervisor_ids
+    for person_id in generator.flag_candidates:
+        if rng.random() >= 0.02:
+            continue
+        category, reason, handling = rng.choice(categories)
+        proposer = rng.choice(generator.officer_ids or generator.actor_ids)
+        deciders = [u for u in supervisors if u != proposer]
+        if not deciders:
+            return
+        decided_on = today - timedelta(days=rng.randint(0, 9))
+        generator.add(
+            MonitoringFlag,
+            {
+                "id": generator.next_id(MonitoringFlag),
+                "person_id": person_id,
+                "period_id": period.id,
+                "category": category,
+                "reason": reason,
+                "handling_instructions": handling,
+                "ends_on": period.ends_on,
+                "status": FlagStatus.APPROVED,
+                "proposed_by_id": proposer,
+                "proposed_at": datetime.combine(decided_on, time(8), tzinfo=centre_zone()),
+                "decided_by_id": rng.choice(deciders),
+                "decided_at": datetime.combine(decided_on, time(10), tzinfo=centre_zone()),
+                "decided_on": decided_on,
+                "decision_note": "Approved for the period; reviewed weekly.",
+                "person_told_on": decided_on,
+            },
+        )
+
+
 def load_demo(people: int, seed: int, today: date | None = None) -> dict[str, int]:
     """Generate ``people`` synthetic people (and their history) in bulk."""
     today = today or local_today()
     lock_chain(db.session)
     load_reference()
-    placements = {kind: [] for kind in PlacementKind}
-    for placement in db.session.scalars(select(Placement).where(Placement.is_active.is_(True))):
-        placements[placement.kind].append(placement.id)
-    actor_ids = list(
-        db.session.scalars(
-            select(User.id).where(User.role.in_([Role.OFFICER, Role.SUPERVISOR])).order_by(User.id)
+    users = db.session.execute(
+        select(User.id, User.role)
+        .where(User.role.in_([Role.OFFICER, Role.SUPERVISOR]), User.is_active_account.is_(True))
+        .order_by(User.id)
+    ).all()
+    if not any(role is Role.SUPERVISOR for _id, role in users):
+        raise DomainError(
+            "Demo data needs at least one officer and two supervisors; create the demo accounts."
         )
-    )
     generator = DemoGenerator(
         rng=random.Random(seed),  # noqa: S311  (synthetic data, reproducible by seed)
         today=today,
         site=current_app.config["SITE_CODE"],
-        placements=placements,
-        actor_ids=actor_ids,
+        placements=_ensure_placements(people),
+        actor_ids=[user_id for user_id, _role in users],
+        officer_ids=[user_id for user_id, role in users if role is Role.OFFICER],
+        supervisor_ids=[user_id for user_id, role in users if role is Role.SUPERVISOR],
+        rules=_catalogue(),
     )
     for index in range(people):
-        generator.person()
+        row = generator.person()
+        if row["is_in_care"]:
+            generator.flag_candidates.append(row["id"])
         if (index + 1) % BATCH == 0:
             generator.flush()
     generator.flush()
-    for finish in finishers:
-        finish(generator)
+    _demo_period_and_flags(generator)
     generator.flush()
     _save_counters(generator)
     record_event(
@@ -566,7 +827,11 @@ def load(people, seed, accounts):
     with acting_as(Actor(user_id=None, name="demo-load")):
         credentials = ensure_demo_accounts() if accounts else []
         db.session.flush()
-        totals = load_demo(people, seed)
+        try:
+            totals = load_demo(people, seed)
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
         db.session.commit()
     for table, count in totals.items():
         click.echo(f"{table}: {count} rows")

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.audit.services import record_event
@@ -243,7 +243,6 @@ class PossibleDuplicates(DomainError):
 
 
 NAME_MATCH_THRESHOLD = 85
-DUPLICATE_CANDIDATE_LIMIT = 400
 
 
 def find_possible_duplicates(
@@ -293,21 +292,38 @@ def find_possible_duplicates(
                     birth - timedelta(days=731), birth + timedelta(days=731)
                 )
             )
-        candidates = db.session.scalars(
-            select(Person)
-            .where(or_(name_hit, alias_hit), or_(*near))
-            .options(selectinload(Person.aliases))
-            .limit(DUPLICATE_CANDIDATE_LIMIT)
-        )
-        for person in candidates:
+        # Every candidate's names are scored (a common first name can bring thousands),
+        # reading only names; whole records are loaded for the few that match.
+        where = and_(or_(name_hit, alias_hit), or_(*near))
+        known_names: dict[int, list[str]] = {}
+        for person_id, name in db.session.execute(select(Person.id, Person.full_name).where(where)):
+            known_names[person_id] = [name]
+        other = aliased(Alias)
+        for person_id, name in db.session.execute(
+            select(other.person_id, other.name)
+            .join(Person, other.person_id == Person.id)
+            .where(where)
+            .order_by(other.id)
+        ):
+            known_names[person_id].append(name)
+        best_of: dict[int, tuple[float, tuple[str, str]]] = {}
+        for person_id, known_list in known_names.items():
             best, best_pair = 0.0, None
             for typed in typed_names:
-                for known in [person.full_name, *(a.name for a in person.aliases)]:
+                for known in known_list:
                     score = names.similarity(typed, known)
                     if score > best:
                         best, best_pair = score, (typed, known)
-            if best < NAME_MATCH_THRESHOLD:
-                continue
+            if best >= NAME_MATCH_THRESHOLD:
+                best_of[person_id] = (best, best_pair)
+        candidates = db.session.scalars(
+            select(Person)
+            .where(Person.id.in_(list(best_of)))
+            .options(selectinload(Person.aliases))
+            .order_by(Person.id)
+        )
+        for person in candidates:
+            best, best_pair = best_of[person.id]
             because = []
             if (
                 birth is not None
@@ -452,13 +468,15 @@ def update_person(
         )
     values = _checked_identity(data, today)
     _check_refugee_category(values["legal_category"], person)
-    if values["arrived_on"] > person.status_since and person.custody_events:
-        first = min(event.effective_on for event in person.custody_events)
-        if values["arrived_on"] > first:
-            raise DomainError(
-                _("The arrival date is after the first custody event (%(date)s).", date=first),
-                field="arrived_on",
-            )
+    # The first event, not the current status: that may have begun long after arrival.
+    first = db.session.scalar(
+        select(func.min(CustodyEvent.effective_on)).where(CustodyEvent.person_id == person.id)
+    )
+    if first is not None and values["arrived_on"] > first:
+        raise DomainError(
+            _("The arrival date is after the first custody event (%(date)s).", date=first),
+            field="arrived_on",
+        )
     _check_identifiers_free(values["identifiers"], person.id)
     lock_chain(db.session)
 

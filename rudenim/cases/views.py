@@ -580,7 +580,7 @@ def board():
     per_page = request.args.get("per_page", 50, type=int)
     per_page = per_page if per_page in PAGE_SIZES else 50
     page = db.paginate(query.options(*services.list_options()), per_page=per_page, error_out=False)
-    rows = list(zip(page.items, _tracks_for(page), strict=True))
+    rows = list(zip(page.items, _tracks_for(page, criteria.agency), strict=True))
     args = {
         key: request.args.getlist(key)
         for key in request.args
@@ -600,14 +600,13 @@ def board():
     )
 
 
-def _tracks_for(page):
+def _tracks_for(page, agency: Agency):
     """The track of each row on a board page (paginate returns the first column)."""
     from rudenim.cases.models import VerificationTrack
 
     ids = [person.id for person in page.items]
     if not ids:
         return []
-    agency = verification.parse_agency(request.args.get("agency") or "unhcr")
     tracks = {
         track.person_id: track
         for track in db.session.scalars(

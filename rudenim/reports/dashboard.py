@@ -59,7 +59,16 @@ def people_by_status() -> list[Bar]:
     return _bars(rows, custody_status_label)
 
 
-def placements_with_occupancy() -> list[tuple[Placement, int]]:
+@dataclass
+class Occupancy:
+    """People against capacity for each kind of placement, and the full ones."""
+
+    totals: dict
+    crowded: list
+    count: int
+
+
+def placements_with_occupancy(limit: int = 15) -> Occupancy:
     counts = dict(
         db.session.execute(
             select(Person.placement_id, func.count())
@@ -72,7 +81,18 @@ def placements_with_occupancy() -> list[tuple[Placement, int]]:
         .where(Placement.is_active.is_(True))
         .order_by(Placement.kind, Placement.name)
     ).all()
-    return [(placement, counts.get(placement.id, 0)) for placement in placements]
+    totals = {}
+    crowded = []
+    for placement in placements:
+        people = counts.get(placement.id, 0)
+        kind = totals.setdefault(placement.kind, {"people": 0, "capacity": 0, "places": 0})
+        kind["people"] += people
+        kind["capacity"] += placement.capacity or 0
+        kind["places"] += 1
+        if placement.capacity is not None and people > placement.capacity:
+            crowded.append((placement, people))
+    crowded.sort(key=lambda pair: pair[1] - pair[0].capacity, reverse=True)
+    return Occupancy(totals=totals, crowded=crowded[:limit], count=len(crowded))
 
 
 def people_by_nationality() -> list[tuple[str, int]]:
