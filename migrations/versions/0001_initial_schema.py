@@ -45,6 +45,8 @@ def upgrade():
     sa.Column('subject_id', sa.String(length=40), nullable=True),
     sa.Column('changes', sa.Text(), nullable=True),
     sa.Column('details', sa.Text(), nullable=True),
+    sa.Column('payload_sha256', sa.String(length=64), nullable=False),
+    sa.Column('redacted_at', rudenim.db_types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event'))

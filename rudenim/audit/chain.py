@@ -27,16 +27,25 @@ HASHED_FIELDS = (
     "object_id",
     "subject_type",
     "subject_id",
-    "changes",
-    "details",
+    "payload_sha256",
     "prev_hash",
 )
+#: What retention leaves in an erased event's changes and details.
+ERASED = '{"erased": "retention"}'
+#: The action of the event that records an anonymisation (its details list people).
+RETENTION_ACTION = "retention_anonymise"
 
 
 def _canonical(value):
     if isinstance(value, datetime):
         return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return value
+
+
+def payload_digest(changes: str | None, details: str | None) -> str:
+    """SHA-256 of an event's changes and details (the part retention may erase)."""
+    text = json.dumps([changes, details], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def event_hash(row: dict) -> str:
@@ -71,6 +80,8 @@ def append(connection: Connection, rows: Iterable[dict]) -> list[dict]:
     for row in rows:
         last_id += 1
         row["id"] = last_id
+        row["payload_sha256"] = payload_digest(row.get("changes"), row.get("details"))
+        row.setdefault("redacted_at", None)
         row["prev_hash"] = last_hash
         row["hash"] = last_hash = event_hash(row)
     connection.execute(insert(AuditEvent), rows)
@@ -80,6 +91,47 @@ def append(connection: Connection, rows: Iterable[dict]) -> list[dict]:
         .values(last_id=last_id, last_hash=last_hash)
     )
     return rows
+
+
+def _anonymised_subjects(connection: Connection) -> dict[tuple[str, str], int]:
+    """(subject type, id) → the id of the retention event that anonymised it."""
+    found: dict[tuple[str, str], int] = {}
+    rows = connection.execute(
+        select(AuditEvent.id, AuditEvent.details, AuditEvent.redacted_at).where(
+            AuditEvent.action == RETENTION_ACTION
+        )
+    )
+    for event_id, details, redacted_at in rows:
+        if redacted_at is not None or not details:
+            continue
+        for person_id in json.loads(details).get("people", []):
+            found.setdefault(("Person", str(person_id)), event_id)
+    return found
+
+
+def erase_payloads(connection: Connection, subject_type: str, subject_ids: list) -> int:
+    """Erase changes and details of every event about these subjects (retention).
+
+    The digest stays, so the chain still verifies; verification then requires a
+    later retention event naming each erased subject.
+    """
+    from rudenim.clock import utcnow
+
+    total = 0
+    ids = [str(subject_id) for subject_id in subject_ids]
+    for start in range(0, len(ids), 500):
+        result = connection.execute(
+            update(AuditEvent)
+            .where(
+                AuditEvent.subject_type == subject_type,
+                AuditEvent.subject_id.in_(ids[start : start + 500]),
+                AuditEvent.redacted_at.is_(None),
+                AuditEvent.action != RETENTION_ACTION,
+            )
+            .values(changes=ERASED, details=ERASED, redacted_at=utcnow())
+        )
+        total += result.rowcount
+    return total
 
 
 @dataclass(frozen=True)
@@ -97,7 +149,9 @@ class ChainReport:
 
 def verify(connection: Connection, batch_size: int = 2000) -> ChainReport:
     """Walk the whole chain in id order and report the first broken link."""
-    columns = [getattr(AuditEvent, field) for field in (*HASHED_FIELDS, "hash")]
+    fields = dict.fromkeys((*HASHED_FIELDS, "hash", "changes", "details", "redacted_at"))
+    columns = [getattr(AuditEvent, field) for field in fields]
+    erasable = _anonymised_subjects(connection)
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
@@ -118,6 +172,17 @@ def verify(connection: Connection, batch_size: int = 2000) -> ChainReport:
             if event_hash(dict(row)) != row["hash"]:
                 return ChainReport(
                     count, row["id"], f"event {row['id']} was changed after it was written"
+                )
+            if row["redacted_at"] is None:
+                if payload_digest(row["changes"], row["details"]) != row["payload_sha256"]:
+                    return ChainReport(
+                        count, row["id"], f"event {row['id']} was changed after it was written"
+                    )
+            elif erasable.get((row["subject_type"], row["subject_id"]), 0) <= row["id"]:
+                return ChainReport(
+                    count,
+                    row["id"],
+                    f"event {row['id']} was erased without a retention event for its subject",
                 )
             expected_prev = row["hash"]
             expected_id += 1

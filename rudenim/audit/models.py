@@ -40,6 +40,12 @@ class AuditEvent(db.Model):
     changes: Mapped[str | None] = mapped_column(Text)
     #: JSON text: anything else worth keeping (filters of an export, a reason).
     details: Mapped[str | None] = mapped_column(Text)
+    #: SHA-256 of changes and details. The chain hash covers this digest, so
+    #: retention can erase the values of an anonymised person's events (see
+    #: ``redacted_at``) and the chain still verifies.
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    #: When retention erased changes and details (the digest stays).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

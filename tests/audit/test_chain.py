@@ -33,6 +33,8 @@ FORGED = {
     "subject_id": "999",
     "changes": dumps({"decision": ["dismissed", "upheld"]}),
     "details": dumps({"reason": "none"}),
+    "payload_sha256": "d" * 64,
+    "redacted_at": datetime(2025, 1, 1, tzinfo=UTC),
     "prev_hash": "f" * 64,
     "hash": "e" * 64,
 }
@@ -40,7 +42,7 @@ FORGED = {
 
 def full_event(number: int) -> dict:
     """An event with every column filled, so tampering with any of them is a real change."""
-    return {
+    event = {
         "occurred_at": datetime(2024, 11, 27, 3, 0, number, 123456, tzinfo=UTC),
         "actor_id": 40 + number,
         "actor_name": f"supervisor{number}",
@@ -54,6 +56,8 @@ def full_event(number: int) -> dict:
         "changes": dumps({"full_name": ["Before", f"After {number}"]}),
         "details": dumps({"reason": f"correction {number}"}),
     }
+    event["payload_sha256"] = chain.payload_digest(event["changes"], event["details"])
+    return event
 
 
 def append_events(db, rows: list[dict]) -> list[dict]:
@@ -87,7 +91,7 @@ def raw_update(db, event_id: int, **values) -> None:
 def raw_insert(db, row: dict) -> None:
     """Insert an event with plain SQL, bypassing the chain writer."""
     columns = AuditEvent.__table__.c
-    names = [*chain.HASHED_FIELDS, "hash"]
+    names = [*chain.HASHED_FIELDS, "hash", "changes", "details"]
     statement = text(
         f"INSERT INTO audit_event ({', '.join(names)}) "  # noqa: S608  (names from the model)
         f"VALUES ({', '.join(':' + name for name in names)})"
@@ -106,10 +110,15 @@ def five_events(db):
     return written
 
 
+#: Covered indirectly: changes and details through payload_sha256 (which the hash
+#: covers), redacted_at by the rule that only a retention event allows erasure.
+INDIRECT = {"changes", "details", "redacted_at"}
+
+
 def test_hashed_fields_cover_every_column():
     # A column added later without adding it to the hash could be edited unseen.
     columns = set(AuditEvent.__table__.columns.keys())
-    assert set(chain.HASHED_FIELDS) == columns - {"hash"}
+    assert set(chain.HASHED_FIELDS) | INDIRECT == columns - {"hash"}
 
 
 def test_empty_chain_verifies(db):
@@ -166,7 +175,7 @@ def test_writing_after_verifying_in_the_same_transaction(db, five_events):
 
 
 @pytest.mark.parametrize("position", [FIRST, MIDDLE, LAST], ids=["first", "middle", "last"])
-@pytest.mark.parametrize("field", [*chain.HASHED_FIELDS, "hash"])
+@pytest.mark.parametrize("field", [*chain.HASHED_FIELDS, "hash", *sorted(INDIRECT)])
 def test_tampering_with_any_field_of_any_event_is_named(db, five_events, field, position):
     assert stored(db, position)[field] != FORGED[field]
 
@@ -258,9 +267,18 @@ def test_a_forged_event_beyond_a_gap_is_detected(db, five_events):
 
 
 def test_a_rewritten_event_with_its_own_hash_recomputed_breaks_the_next_link(db, five_events):
+    # A careful forger also recomputes the payload digest and the event's own hash.
     rewritten = {**stored(db, MIDDLE), "actor_name": "mallory", "details": None}
+    rewritten["payload_sha256"] = chain.payload_digest(rewritten["changes"], None)
     rewritten["hash"] = chain.event_hash(rewritten)
-    raw_update(db, MIDDLE, actor_name="mallory", details=None, hash=rewritten["hash"])
+    raw_update(
+        db,
+        MIDDLE,
+        actor_name="mallory",
+        details=None,
+        payload_sha256=rewritten["payload_sha256"],
+        hash=rewritten["hash"],
+    )
 
     report = verify_chain()
 
@@ -368,3 +386,26 @@ def test_events_keep_the_time_they_happened(db):
     occurred = stored(db, row["id"])["occurred_at"]
     assert occurred.tzinfo is not None
     assert before - timedelta(seconds=1) <= occurred <= datetime.now(UTC)
+
+
+def test_retention_may_erase_a_subjects_values_and_the_chain_still_verifies(db, five_events):
+    erased = chain.erase_payloads(db.session.connection(), "Person", [MIDDLE])
+    record_event(chain.RETENTION_ACTION, details={"people": [MIDDLE]})
+    db.session.commit()
+
+    assert erased == 1
+    row = stored(db, MIDDLE)
+    assert row["changes"] == chain.ERASED and row["redacted_at"] is not None
+    assert f"After {MIDDLE}" not in (row["changes"] + row["details"])
+    report = verify_chain()
+    assert report.ok, report.problem
+
+
+def test_erasing_values_without_a_retention_event_is_detected(db, five_events):
+    chain.erase_payloads(db.session.connection(), "Person", [MIDDLE])
+    db.session.commit()
+
+    report = verify_chain()
+
+    assert report.broken_at == MIDDLE
+    assert "without a retention event" in report.problem
