@@ -51,6 +51,8 @@ class Config:
     CHECKIN_BASE_DAYS = env_int("CHECKIN_BASE_DAYS", 30)
     #: Someone with an active flag is checked in at least this often.
     FLAG_CHECKIN_HOURS = env_int("FLAG_CHECKIN_HOURS", 24)
+    #: Records of people who left care this many years ago are anonymised.
+    RETENTION_YEARS = env_int("RETENTION_YEARS", 5)
 
     SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
     #: Absolute lifetime of a signed session cookie; idleness is checked separately.

@@ -164,14 +164,18 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from rudenim.audit.cli import audit_cli
     from rudenim.auth.cli import bootstrap, users_cli
+    from rudenim.backup import backup_cli
     from rudenim.demo import demo_cli
     from rudenim.reference import reference_cli
+    from rudenim.retention import retention_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(bootstrap)
     app.cli.add_command(reference_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(backup_cli)
+    app.cli.add_command(retention_cli)
 
 
 def _register_templating(app: Flask) -> None:

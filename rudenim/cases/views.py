@@ -240,8 +240,12 @@ def edit(person_id: int):
     stale = holder = None
     if form.validate_on_submit():
         try:
+            version = str(form.version.data or "")
             services.update_person(
-                person, _person_data(form), expected_version=int(form.version.data or 0)
+                person,
+                _person_data(form),
+                # A version that is not a number cannot be the current one: stale.
+                expected_version=int(version) if version.isdigit() else 0,
             )
         except StaleRecord as exc:
             db.session.rollback()

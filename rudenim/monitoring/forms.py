@@ -14,7 +14,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
 def category_choices():
@@ -38,7 +38,8 @@ class PeriodForm(FlaskForm):
     ends_on = DateField(_l("Ends on (last day)"), validators=[DataRequired()])
     checkin_interval_hours = IntegerField(
         _l("Check-in interval while active (hours)"),
-        validators=[DataRequired(), NumberRange(min=1, max=24 * 365)],
+        # InputRequired, not DataRequired: 0 is out of range, not missing.
+        validators=[InputRequired(), NumberRange(min=1, max=24 * 365)],
         default=24,
     )
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.cases.models import CustodyStatus, Person, Placement
@@ -217,6 +218,14 @@ def active_flags_for(person_ids: list[int], day: date | None = None) -> dict[int
     return {flag.person_id: flag for flag in rows}
 
 
+#: What lists of flags show for each (so a longer list costs no more queries).
+_FLAG_LIST_OPTIONS = (
+    joinedload(MonitoringFlag.person),
+    joinedload(MonitoringFlag.period),
+    joinedload(MonitoringFlag.proposed_by),
+)
+
+
 def active_flags(day: date | None = None) -> list[MonitoringFlag]:
     """Every flag in force, with its person."""
     day = day or local_today()
@@ -225,6 +234,7 @@ def active_flags(day: date | None = None) -> list[MonitoringFlag]:
             select(MonitoringFlag)
             .join(MonitoringPeriod, MonitoringPeriod.id == MonitoringFlag.period_id)
             .where(_active_flag_condition(day))
+            .options(*_FLAG_LIST_OPTIONS)
             .order_by(MonitoringFlag.ends_on)
         )
     )
@@ -389,6 +399,7 @@ def open_absences(limit: int = 50) -> list[CheckIn]:
         db.session.scalars(
             select(CheckIn)
             .where(CheckIn.outcome == CheckInOutcome.ABSENT, CheckIn.followed_up_at.is_(None))
+            .options(joinedload(CheckIn.person), joinedload(CheckIn.placement))
             .order_by(CheckIn.checked_at)
             .limit(limit)
         )
@@ -441,11 +452,12 @@ def checkin_counts(now: datetime | None = None) -> dict[str, int]:
             due_cut = overdue_cut + timedelta(days=1)
 
             def late(cutoff):
-                # With no check-in yet, the clock runs from the start of the status.
+                # The roll call's rule: late once (last check-in, or the start of the
+                # status's first day) + interval <= now, i.e. that moment <= cutoff.
                 start = cutoff.astimezone(centre_zone()).date()
                 return or_(
-                    last.c.last_at < cutoff,
-                    and_(last.c.last_at.is_(None), Person.status_since < start),
+                    last.c.last_at <= cutoff,
+                    and_(last.c.last_at.is_(None), Person.status_since <= start),
                 )
 
             overdue, due = db.session.execute(
@@ -633,6 +645,7 @@ def proposed_flags() -> list[MonitoringFlag]:
         db.session.scalars(
             select(MonitoringFlag)
             .where(MonitoringFlag.status == FlagStatus.PROPOSED)
+            .options(*_FLAG_LIST_OPTIONS)
             .order_by(MonitoringFlag.proposed_at)
         )
     )

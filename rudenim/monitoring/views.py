@@ -42,6 +42,30 @@ def _flash_errors(form) -> None:
             flash(f"{label}: {error}", "error")
 
 
+def _flash_roll_call_errors(form, case_numbers: dict[int, str]) -> None:
+    """Like _flash_errors, but a row's error names its person (not "Entries: {…}")."""
+    labels = {
+        "outcome": lambda case: _("Outcome for %(case)s", case=case),
+        "note": lambda case: _("Note for %(case)s", case=case),
+    }
+    for name, errors in form.errors.items():
+        if name != "entries":
+            label = getattr(form, name).label.text if hasattr(form, name) else name
+            for error in errors:
+                flash(f"{label}: {error}", "error")
+    for entry in form.entries:
+        person_id = str(entry.person_id.data or "")
+        case = case_numbers.get(int(person_id)) if person_id.isdigit() else None
+        case = case or f"#{person_id}"
+        for field in entry.form:
+            for error in field.errors:
+                if field.short_name in labels:
+                    label = labels[field.short_name](case)
+                else:
+                    label = field.label.text
+                flash(f"{label}: {error}", "error")
+
+
 @bp.route("/")
 @permission_required("monitoring.view")
 def index():
@@ -158,7 +182,7 @@ def roll_call(placement_id: int):
                 flash(_("%(n)d check-ins recorded.", n=len(created)), "success")
                 return redirect(url_for("monitoring.roll_call", placement_id=placement.id))
         else:
-            _flash_errors(form)
+            _flash_roll_call_errors(form, {row.person.id: row.person.case_number for row in rows})
     else:
         form.checked_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
         for row in rows:
