@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 
 from rudenim.auth.access import permission_required
 from rudenim.cases import detail_sections
@@ -122,3 +123,35 @@ def _disclosed_section(person):
 
 
 detail_sections.append(_disclosed_section)
+
+
+@bp.route("/reports/people/<int:person_id>/record")
+@permission_required("case.print_record")
+def person_record(person_id: int):
+    """Everything recorded about one person, to print for a subject-access request."""
+    from rudenim.audit.services import history_of, record_event
+    from rudenim.cases.services import detention_clock
+    from rudenim.cases.views import get_person_or_404
+    from rudenim.conduct.models import Violation
+    from rudenim.conduct.services import explanations_of
+    from rudenim.monitoring.services import checkins_of, flags_of
+
+    person = get_person_or_404(person_id)
+    record_event("subject_access_print", object_type="Person", object_id=person.id)
+    db.session.commit()
+    violations = db.session.scalars(
+        select(Violation).where(Violation.person_id == person.id).order_by(Violation.occurred_at)
+    ).all()
+    return render_template(
+        "reports/person_record.html",
+        person=person,
+        clock=detention_clock(person),
+        violations=violations,
+        explanations=explanations_of(person),
+        flags=flags_of(person),
+        checkins=checkins_of(person, limit=10000),
+        disclosures=services.disclosures_of(person.id),
+        profile_label=services.profile_label,
+        history=history_of("Person", person.id, limit=10000),
+        centre_name=current_app.config["CENTRE_NAME"],
+    )
