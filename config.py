@@ -64,6 +64,10 @@ class Config:
     #: Number of reverse proxies whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
+    #: Roles that must use two-factor sign-in, e.g. "admin,supervisor".
+    REQUIRE_2FA_FOR = os.environ.get("REQUIRE_2FA_FOR", "")
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "Rudenim")
+
     PASSWORD_MIN_LENGTH = 12
     LOGIN_LOCK_AFTER = env_int("LOGIN_LOCK_AFTER", 5)
     #: First lockout in seconds; it doubles with every further failure.

@@ -1,7 +1,7 @@
 """Import every domain's models so SQLAlchemy and Alembic see the whole schema."""
 
 from rudenim.audit.models import AuditChainHead, AuditEvent
-from rudenim.auth.models import LoginThrottle, User, UserSession
+from rudenim.auth.models import LoginThrottle, RecoveryCode, User, UserSession
 from rudenim.cases.models import (
     Alias,
     CaseNumberCounter,
@@ -26,6 +26,7 @@ from rudenim.monitoring.models import CheckIn, MonitoringFlag, MonitoringPeriod
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
 __all__ = [
+    "RecoveryCode",
     "CheckIn",
     "MonitoringFlag",
     "MonitoringPeriod",

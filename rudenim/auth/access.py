@@ -20,6 +20,8 @@ from rudenim.extensions import db, login_manager
 ALLOWED_BEFORE_PASSWORD_CHANGE = frozenset(
     {"auth.change_password", "auth.logout", "auth.set_language", "static", "health.healthz"}
 )
+#: Endpoints a user who must enrol in two-factor sign-in may still reach.
+ALLOWED_BEFORE_2FA = ALLOWED_BEFORE_PASSWORD_CHANGE | {"auth.enrol_2fa"}
 
 
 def permission_required(permission: str):
@@ -123,6 +125,14 @@ def load_actor() -> None:
             if request.method == "GET":
                 flash(_("Choose a new password before you continue."), "warning")
             return redirect(url_for("auth.change_password"))
+        if request.endpoint not in ALLOWED_BEFORE_2FA and not user.has_2fa:
+            from rudenim.auth.twofactor import required_for
+
+            if required_for(user):
+                if request.method == "GET":
+                    flash(_("Your role requires two-factor sign-in. Enrol before you continue."),
+                          "warning")  # fmt: skip
+                return redirect(url_for("auth.enrol_2fa"))
     else:
         set_actor(Actor(None, "anonymous", request.remote_addr, g.get("request_id")))
     return None

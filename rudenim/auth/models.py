@@ -17,7 +17,7 @@ class User(Audited, UserMixin, db.Model):
     """A member of staff (or the system administrator) who signs in."""
 
     __tablename__ = "user"
-    __audit_redact__ = frozenset({"password_hash"})
+    __audit_redact__ = frozenset({"password_hash", "totp_secret"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stored lower-case; usernames are compared without regard to case.
@@ -32,12 +32,21 @@ class User(Audited, UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Base32 TOTP secret, set once enrolment is confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The last TOTP time step accepted, so a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     sessions: Mapped[list["UserSession"]] = relationship(back_populates="user")
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.is_active_account
+
+    @property
+    def has_2fa(self) -> bool:
+        return self.totp_enabled_at is not None and bool(self.totp_secret)
 
     def can(self, permission: str) -> bool:
         """Whether this user's role holds ``permission``."""
@@ -94,3 +103,17 @@ class LoginThrottle(db.Model):
 
     def __repr__(self) -> str:
         return f"<LoginThrottle {self.username} {self.failures}>"
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for a TOTP code; only its hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<RecoveryCode {self.id} of user {self.user_id}>"

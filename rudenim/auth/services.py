@@ -172,6 +172,12 @@ def authenticate(username: str, password: str, *, ip: str | None) -> User:
     if valid:
         # Right password, deactivated account: say so, it is not a guess.
         raise LoginRefused(_("This account has been deactivated. Ask an administrator."))
+    raise count_failure(name, now, _("Invalid username or password."))
+
+
+def count_failure(name: str, now, message: str) -> LoginRefused:
+    """Count a failed attempt for this username; the refusal to raise (locked or not)."""
+    throttle = _throttle_for(name)
     if throttle is None:
         throttle = LoginThrottle(username=name, failures=0)
         db.session.add(throttle)
@@ -181,9 +187,23 @@ def authenticate(username: str, password: str, *, ip: str | None) -> User:
     if seconds:
         throttle.locked_until = now + timedelta(seconds=seconds)
         db.session.flush()
-        raise LoginRefused(_locked_message(throttle.locked_until, now))
+        return LoginRefused(_locked_message(throttle.locked_until, now))
     db.session.flush()
-    raise LoginRefused(_("Invalid username or password."))
+    return LoginRefused(message)
+
+
+def check_not_locked(name: str, ip: str | None) -> None:
+    """Refuse at once while this username is locked."""
+    now = utcnow()
+    throttle = _throttle_for(name)
+    if throttle and throttle.locked_until and as_utc(throttle.locked_until) > now:
+        record_event(
+            "login_refused_locked",
+            object_type="User",
+            details={"username": name},
+            actor=Actor(None, name or "anonymous", ip),
+        )
+        raise LoginRefused(_locked_message(throttle.locked_until, now))
 
 
 def _token_hash(token: str) -> str:
