@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format demo translations install install-test clean
+.PHONY: run test lint format demo translations install install-test clean bench messages
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rudenim needs Python 3.11 or newer (set PYTHON=...)")'
@@ -58,3 +58,7 @@ messages: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmark (BENCH_PEOPLE, default 100000; DATABASE_URL for PostgreSQL).
+bench: install-test
+	$(BIN)/python bench/run.py

@@ -1,0 +1,482 @@
+"""Rudenim benchmark: ``make bench`` (size by BENCH_PEOPLE, database by DATABASE_URL).
+
+Builds a database of N synthetic people with their history, then measures each
+page through the app (test client) and its own SQL issued directly with the
+database driver (the floor), the verification exports against the sqlite3
+command-line tool (or PostgreSQL's COPY), peak memory of the serving process at
+N/10 and N rows, and person pages per second through gunicorn over HTTP.
+
+Writes bench/results/<date>-<database>.json and prints a table. With
+``--check BASELINE`` it exits non-zero when any page's ratio to its floor is more
+than twice the baseline's ratio (the floor is measured in the same run, so the
+machine's speed cancels out).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import date
+from http.client import HTTPConnection
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench password that is long enough"  # noqa: S105  (a throwaway database)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(times: list[float]) -> dict:
+    return {
+        "n": len(times),
+        "p50_ms": round(percentile(times, 50) * 1000, 2),
+        "p95_ms": round(percentile(times, 95) * 1000, 2),
+        "p99_ms": round(percentile(times, 99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(times) * 1000, 2),
+    }
+
+
+class Bench:
+    def __init__(self, people: int, url: str | None, requests: int, work: Path):
+        self.people = people
+        self.requests = requests
+        self.work = work
+        self.url = url or f"sqlite:///{work / 'bench.sqlite3'}"
+        self.results: dict = {"pages": {}, "exports": {}, "http": {}}
+
+    # --- setup ---------------------------------------------------------------
+
+    def app(self):
+        from config import Config
+        from rudenim import create_app
+
+        settings = {k: getattr(Config, k) for k in dir(Config) if k.isupper()}
+        settings.update(
+            SQLALCHEMY_DATABASE_URI=self.url,
+            SECRET_KEY="bench-secret-key",
+            WTF_CSRF_ENABLED=False,
+            RATELIMIT_ENABLED=False,
+            RUDENIM_INSTANCE_PATH=str(self.work / "instance"),
+        )
+        return create_app(settings)
+
+    def build(self) -> float:
+        """A fresh schema and N synthetic people; returns the seconds the load took."""
+        from flask_migrate import upgrade
+        from sqlalchemy import create_engine, text
+
+        from rudenim.audit.context import Actor, acting_as
+        from rudenim.auth.services import find_user, set_password
+        from rudenim.demo import ensure_demo_accounts, load_demo
+        from rudenim.extensions import db
+
+        if self.url.startswith("sqlite"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.work / "bench.sqlite3") + suffix).unlink(missing_ok=True)
+        else:
+            engine = create_engine(self.url)
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            engine.dispose()
+        app = self.app()
+        with app.app_context():
+            upgrade(directory=str(ROOT / "migrations"))
+            with acting_as(Actor(None, "bench")):
+                ensure_demo_accounts()
+                db.session.commit()
+                started = time.perf_counter()
+                load_demo(self.people, seed=2024)
+                db.session.commit()
+                seconds = time.perf_counter() - started
+                set_password(find_user("demo-supervisor"), PASSWORD)
+                db.session.commit()
+            if db.engine.dialect.name == "postgresql":
+                with db.engine.connect() as connection:
+                    connection.execute(text("ANALYZE"))
+                    connection.commit()
+            else:
+                with db.engine.connect() as connection:
+                    connection.exec_driver_sql("ANALYZE")
+            db.engine.dispose()
+        return seconds
+
+    # --- pages through the app -------------------------------------------------
+
+    def pages(self) -> dict[str, str]:
+        """The pages measured, with URLs chosen from the data."""
+        from sqlalchemy import select
+
+        from rudenim.cases.models import Identifier, IdentifierKind, Person
+        from rudenim.extensions import db
+
+        app = self.app()
+        with app.app_context():
+            person = db.session.scalar(select(Person).order_by(Person.id).offset(self.people // 2))
+            unhcr = db.session.scalar(
+                select(Identifier.value)
+                .where(Identifier.kind == IdentifierKind.UNHCR_REGISTRATION)
+                .order_by(Identifier.id)
+                .offset(self.people // 3)
+            )
+            db.engine.dispose()
+        # A transliteration variant of a common name in the data.
+        return {
+            "list": "/cases/",
+            "list_page_100": "/cases/?page=100",
+            "list_filtered": "/cases/?status=detained&nationality=AF",
+            "list_filtered_page_100": "/cases/?status=detained&nationality=AF&page=100",
+            "search_name_variant": "/cases/?q=Mohamed+Rezaei",
+            "search_case_number": "/cases/?q=" + urllib.parse.quote(person.case_number),
+            "search_unhcr": "/cases/?q=" + urllib.parse.quote(unhcr),
+            "person": f"/cases/{person.id}",
+            "board": "/cases/verification?agency=unhcr&vstatus=in_progress&status=detained",
+            "violation_log": "/conduct/?status=upheld&severity=moderate",
+            "dashboard": "/",
+        }
+
+    def measure_pages(self) -> None:
+        from sqlalchemy import event
+
+        from rudenim.extensions import db
+
+        app = self.app()
+        client = app.test_client()
+        response = client.post(
+            "/auth/login", data={"username": "demo-supervisor", "password": PASSWORD}
+        )
+        assert response.status_code == 302, "bench sign-in failed"
+        with app.app_context():
+            engine = db.engine
+        for name, url in self.pages().items():
+            for _n in range(10):  # warm-up
+                assert client.get(url).status_code == 200, (name, url)
+            statements = []
+
+            def capture(_conn, _cursor, statement, parameters, _context, _many, out=statements):
+                out.append((statement, parameters))
+
+            event.listen(engine, "before_cursor_execute", capture)
+            client.get(url)
+            event.remove(engine, "before_cursor_execute", capture)
+            times = []
+            for _n in range(self.requests):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - started)
+                assert response.status_code == 200
+            floor = self.floor(engine, statements)
+            page = summary(times)
+            page["queries"] = len(statements)
+            page["floor"] = summary(floor)
+            page["ratio_p50"] = round(page["p50_ms"] / max(page["floor"]["p50_ms"], 0.01), 2)
+            page["ratio_p95"] = round(page["p95_ms"] / max(page["floor"]["p95_ms"], 0.01), 2)
+            self.results["pages"][name] = page
+            floor_p95 = page["floor"]["p95_ms"]
+            print(f"  {name:<24} p95 {page['p95_ms']:>8.1f} ms  floor {floor_p95:>7.1f} ms")
+
+    def floor(self, engine, statements) -> list[float]:
+        """The same SQL with the driver alone, in a transaction rolled back each time."""
+        raw = engine.raw_connection()
+        times = []
+        try:
+            cursor = raw.cursor()
+            for _n in range(self.requests):
+                started = time.perf_counter()
+                for statement, parameters in statements:
+                    cursor.execute(statement, parameters)
+                    if cursor.description is not None:
+                        cursor.fetchall()
+                raw.rollback()
+                times.append(time.perf_counter() - started)
+        finally:
+            raw.close()
+        return times
+
+    # --- exports ----------------------------------------------------------------------
+
+    def measure_exports(self) -> None:
+        from rudenim.extensions import db
+
+        app = self.app()
+        client = app.test_client()
+        client.post("/auth/login", data={"username": "demo-supervisor", "password": PASSWORD})
+        form = {"agency": "unhcr", "profile": "internal", "include_left": "y"}
+        for kind in ("csv", "xlsx"):
+            started = time.perf_counter()
+            response = client.post(f"/reports/verification.{kind}", data=form)
+            size = sum(len(chunk) for chunk in response.response)
+            seconds = time.perf_counter() - started
+            self.results["exports"][kind] = {
+                "seconds": round(seconds, 3),
+                "rows": self.people,
+                "rows_per_second": round(self.people / seconds),
+                "bytes": size,
+            }
+            print(f"  export {kind:<5} {seconds:6.2f} s  {self.people / seconds:10.0f} rows/s")
+        with app.app_context():
+            dialect = db.engine.dialect.name
+            db.engine.dispose()
+        self.results["exports"]["csv_floor"] = self.csv_floor(dialect)
+
+    def csv_floor(self, dialect: str) -> dict:
+        """The export's SQL written as CSV by the database's own tool."""
+        from rudenim.extensions import db
+        from rudenim.reports.models import Disclosure
+        from rudenim.reports.services import disclosed_rows_query
+
+        app = self.app()
+        with app.app_context():
+            from sqlalchemy import func, select
+
+            last = db.session.scalar(select(func.max(Disclosure.id)))
+            query = disclosed_rows_query(last)
+            sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+            db.engine.dispose()
+        out = self.work / "floor.csv"
+        started = time.perf_counter()
+        if dialect == "sqlite":
+            tool = shutil.which("sqlite3")
+            if tool is None:
+                return {"tool": "sqlite3 not installed"}
+            script = f".mode csv\n.headers on\n.output {out}\n{sql};\n"
+            path = self.url.removeprefix("sqlite:///")
+            subprocess.run([tool, path], input=script, text=True, check=True)  # noqa: S603
+            label = "sqlite3 .mode csv"
+        else:
+            import psycopg
+
+            dsn = self.url.replace("postgresql+psycopg://", "postgresql://")
+            copy_sql = f"COPY ({sql}) TO STDOUT WITH CSV HEADER"
+            with (
+                psycopg.connect(dsn) as connection,
+                out.open("wb") as handle,
+                connection.cursor().copy(copy_sql) as copy,
+            ):
+                for chunk in copy:
+                    handle.write(chunk)
+            label = "COPY TO STDOUT"
+        seconds = time.perf_counter() - started
+        ratio = self.results["exports"]["csv"]["seconds"] / seconds
+        print(f"  floor {label}: {seconds:.2f} s (export is {ratio:.1f}x)")
+        return {"tool": label, "seconds": round(seconds, 3), "ratio": round(ratio, 2)}
+
+    # --- gunicorn over HTTP ---------------------------------------------------------------
+
+    def gunicorn(self, workers: int = 2):
+        port = 5600 + os.getpid() % 300
+        env = dict(
+            os.environ,
+            DATABASE_URL=self.url,
+            SECRET_KEY="bench-secret-key",
+            RATELIMIT_ENABLED="false",
+            RUDENIM_INSTANCE_PATH=str(self.work / "instance"),
+        )
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+             f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _n in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.1)
+        return process, port
+
+    def login_cookie(self, port: int) -> str:
+        connection = HTTPConnection("127.0.0.1", port)
+        connection.request("GET", "/auth/login")
+        response = connection.getresponse()
+        cookie = response.getheader("Set-Cookie", "").split(";")[0]
+        html = response.read().decode()
+        token = html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        body = urllib.parse.urlencode(
+            {"username": "demo-supervisor", "password": PASSWORD, "csrf_token": token}
+        )
+        connection.request(
+            "POST", "/auth/login", body,
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        return response.getheader("Set-Cookie", "").split(";")[0]
+
+    def measure_http(self, seconds: float = 10, threads: int = 8) -> None:
+        process, port = self.gunicorn()
+        try:
+            cookie = self.login_cookie(port)
+            person_url = self.pages()["person"]
+            counts = {"ok": 0, "errors": 0}
+            latencies = []
+            lock = threading.Lock()
+            deadline = time.perf_counter() + seconds
+
+            def worker():
+                connection = HTTPConnection("127.0.0.1", port, timeout=30)
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    connection.request("GET", person_url, headers={"Cookie": cookie})
+                    response = connection.getresponse()
+                    response.read()
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        latencies.append(elapsed)
+                        counts["ok" if response.status == 200 else "errors"] += 1
+
+            pool = [threading.Thread(target=worker) for _n in range(threads)]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
+            self.results["http"]["person_page"] = {
+                "workers": 2,
+                "client_threads": threads,
+                "seconds": seconds,
+                "requests": counts["ok"] + counts["errors"],
+                "errors": counts["errors"],
+                "per_second": round((counts["ok"] + counts["errors"]) / seconds, 1),
+                **summary(latencies),
+            }
+            rate = counts["ok"] / seconds
+            print(f"  gunicorn person pages: {rate:.0f}/s, errors {counts['errors']}")
+        finally:
+            process.terminate()
+            process.wait()
+
+    def measure_export_memory(self) -> None:
+        """Peak RSS of a fresh gunicorn worker serving the CSV export at N/10 and N rows."""
+        peaks = {}
+        for label, extra in (("tenth", {"arrived_from": self.tenth_date()}), ("all", {})):
+            process, port = self.gunicorn(workers=1)
+            try:
+                cookie = self.login_cookie(port)
+                workers = subprocess.run(  # noqa: S603
+                    ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=True
+                ).stdout.split()
+                form = {"agency": "unhcr", "profile": "internal", "include_left": "y", **extra}
+                connection = HTTPConnection("127.0.0.1", port, timeout=300)
+                connection.request(
+                    "POST", "/reports/verification.csv", urllib.parse.urlencode(form),
+                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+                )  # fmt: skip
+                response = connection.getresponse()
+                rows = response.read().count(b"\n") - 1
+                status = Path(f"/proc/{workers[0]}/status").read_text()
+                peak_kb = int(status.split("VmHWM:")[1].split()[0])
+                peaks[label] = {"rows": rows, "peak_rss_mb": round(peak_kb / 1024, 1)}
+            finally:
+                process.terminate()
+                process.wait()
+        peaks["growth_mb"] = round(peaks["all"]["peak_rss_mb"] - peaks["tenth"]["peak_rss_mb"], 1)
+        self.results["exports"]["memory"] = peaks
+        print(f"  export memory: {peaks}")
+
+    def tenth_date(self) -> str:
+        from sqlalchemy import select
+
+        from rudenim.cases.models import Person
+        from rudenim.extensions import db
+
+        app = self.app()
+        with app.app_context():
+            day = db.session.scalar(
+                select(Person.arrived_on)
+                .order_by(Person.arrived_on.desc())
+                .offset(self.people // 10)
+            )
+            db.engine.dispose()
+        return day.isoformat()
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"{'page':<26}{'p50':>9}{'p95':>9}{'p99':>9}{'floor p95':>11}{'ratio':>8}{'queries':>9}"
+    ]
+    for name, page in results["pages"].items():
+        lines.append(
+            f"{name:<26}{page['p50_ms']:>9.1f}{page['p95_ms']:>9.1f}{page['p99_ms']:>9.1f}"
+            f"{page['floor']['p95_ms']:>11.1f}{page['ratio_p95']:>8.1f}{page['queries']:>9}"
+        )
+    return "\n".join(lines)
+
+
+def check(results: dict, baseline_path: Path) -> list[str]:
+    """Pages whose ratio to their floor exceeds twice the baseline's."""
+    baseline = json.loads(baseline_path.read_text())
+    failures = []
+    for name, page in results["pages"].items():
+        reference = baseline.get("pages", {}).get(name)
+        if reference and page["ratio_p50"] > 2 * reference["ratio_p50"]:
+            failures.append(
+                f"{name}: ratio {page['ratio_p50']} > 2 × baseline {reference['ratio_p50']}"
+            )
+    return failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=int(os.environ.get("BENCH_PEOPLE", 100000)))
+    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 200)))
+    parser.add_argument("--check", type=Path, help="baseline JSON to compare ratios with")
+    parser.add_argument("--skip-http", action="store_true", help="no gunicorn measurements")
+    parser.add_argument("--out", type=Path, help="where to write the JSON results")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rudenim-bench-"))
+    bench = Bench(args.people, os.environ.get("DATABASE_URL"), args.requests, work)
+    database = "postgresql" if bench.url.startswith("postgresql") else "sqlite"
+    print(f"building {args.people} people on {database} …")
+    load_seconds = bench.build()
+    print(f"  demo load: {load_seconds:.1f} s")
+    bench.results.update(
+        date=date.today().isoformat(),
+        database=database,
+        people=args.people,
+        requests=args.requests,
+        demo_load_seconds=round(load_seconds, 1),
+        machine={
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+    )
+    print("pages (test client):")
+    bench.measure_pages()
+    print("exports:")
+    bench.measure_exports()
+    if not args.skip_http:
+        bench.measure_export_memory()
+        bench.measure_http()
+    out = args.out or ROOT / "bench" / "results" / f"{date.today().isoformat()}-{database}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(bench.results, indent=2) + "\n")
+    print(table(bench.results))
+    print(f"results written to {out}")
+    shutil.rmtree(work, ignore_errors=True)
+    if args.check:
+        failures = check(bench.results, args.check)
+        for failure in failures:
+            print("REGRESSION", failure)
+        return 1 if failures else 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
