@@ -110,6 +110,7 @@ def _select_timezone() -> str:
 
 
 def _init_extensions(app: Flask) -> None:
+    from rudenim import i18n
     from rudenim.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -127,6 +128,7 @@ def _init_extensions(app: Flask) -> None:
         timezone_selector=_select_timezone,
         default_translation_directories="translations",
     )
+    i18n.install(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # our own server-side sessions do this

@@ -32,6 +32,7 @@ from rudenim.cases.models import (
 from rudenim.clock import local_today, utcnow
 from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition, NotFound, StaleRecord
 from rudenim.extensions import db
+from rudenim.i18n import labels_per_locale
 
 MAX_AGE = 120
 SEARCH_MAX_LENGTH = 200
@@ -165,15 +166,20 @@ def _clean_identifiers(identifiers: dict[str, str]) -> dict[IdentifierKind, str]
     return result
 
 
-def identifier_label(kind: IdentifierKind | str) -> str:
-    """An identifier kind's name in the interface language."""
+@labels_per_locale
+def _identifier_labels() -> dict:
     return {
         IdentifierKind.UNHCR_REGISTRATION: _("UNHCR registration no."),
         IdentifierKind.UNHCR_CASE: _("UNHCR case no."),
         IdentifierKind.IOM_CASE: _("IOM case no."),
         IdentifierKind.PASSPORT: _("Passport"),
         IdentifierKind.OTHER: _("Other identifier"),
-    }[IdentifierKind(kind)]
+    }
+
+
+def identifier_label(kind) -> str:
+    """An identifier kind's name in the interface language."""
+    return _identifier_labels()[kind]
 
 
 def _check_identifiers_free(identifiers: dict[IdentifierKind, str], person_id: int | None):
@@ -584,8 +590,8 @@ def _check_custody_date(effective_on, arrived_on, previous_on, today):
         )
 
 
-def custody_status_label(status: CustodyStatus | str) -> str:
-    """A custody status's name in the interface language."""
+@labels_per_locale
+def _custody_status_labels() -> dict:
     return {
         CustodyStatus.DETAINED: _("Detained"),
         CustodyStatus.COMMUNITY_HOUSING: _("Community housing"),
@@ -596,7 +602,12 @@ def custody_status_label(status: CustodyStatus | str) -> str:
         CustodyStatus.DEPORTED: _("Deported"),
         CustodyStatus.ABSCONDED: _("Absconded"),
         CustodyStatus.DECEASED: _("Deceased"),
-    }[CustodyStatus(status)]
+    }
+
+
+def custody_status_label(status) -> str:
+    """A custody status's name in the interface language."""
+    return _custody_status_labels()[status]
 
 
 #: Checks other domains add on custody changes (e.g. non-refoulement): each

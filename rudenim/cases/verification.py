@@ -28,6 +28,7 @@ from rudenim.cases.services import PeopleFilter, custody_guards, people_query
 from rudenim.clock import local_today
 from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition, NotFound
 from rudenim.extensions import db
+from rudenim.i18n import labels_per_locale
 
 #: A UNHCR track in one of these forbids deportation (non-refoulement).
 PROTECTED_BY_UNHCR = frozenset(
@@ -41,8 +42,8 @@ def agency_label(agency: Agency | str) -> str:
     return {Agency.IOM: "IOM", Agency.UNHCR: "UNHCR"}[Agency(agency)]
 
 
-def status_label(status: VerificationStatus | str) -> str:
-    """A verification status's name in the interface language."""
+@labels_per_locale
+def _status_labels() -> dict:
     return {
         VerificationStatus.NOT_REFERRED: _("Not referred"),
         VerificationStatus.REFERRED: _("Referred"),
@@ -50,7 +51,12 @@ def status_label(status: VerificationStatus | str) -> str:
         VerificationStatus.VERIFIED: _("Verified"),
         VerificationStatus.NOT_VERIFIED: _("Not verified"),
         VerificationStatus.CLOSED: _("Closed"),
-    }[VerificationStatus(status)]
+    }
+
+
+def status_label(status) -> str:
+    """A verification status's name in the interface language."""
+    return _status_labels()[status]
 
 
 def parse_agency(value: str) -> Agency:

@@ -37,6 +37,7 @@ from rudenim.conduct.models import (
 )
 from rudenim.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from rudenim.extensions import db
+from rudenim.i18n import labels_per_locale
 
 MAX_SANCTION_DAYS = 365
 
@@ -45,28 +46,39 @@ def _clean(text: str | None) -> str:
     return (text or "").strip()
 
 
-def sanction_label(sanction: Sanction | str | None) -> str:
-    """A sanction's name in the interface language."""
-    if not sanction:
-        return "—"
+@labels_per_locale
+def _sanction_labels() -> dict:
     return {
         Sanction.VERBAL_WARNING: _("Verbal warning"),
         Sanction.WRITTEN_WARNING: _("Written warning"),
         Sanction.PRIVILEGE_RESTRICTION: _("Restriction of a privilege"),
         Sanction.TRANSFER_TO_DETENTION: _("Transfer from community housing to the centre"),
         Sanction.POLICE_REFERRAL: _("Referral to the police"),
-    }[Sanction(sanction)]
+    }
 
 
-def severity_label(severity: Severity | str) -> str:
+def sanction_label(sanction) -> str:
+    """A sanction's name in the interface language."""
+    if not sanction:
+        return "—"
+    return _sanction_labels()[sanction]
+
+
+@labels_per_locale
+def _severity_labels() -> dict:
     return {
         Severity.MINOR: _("Minor"),
         Severity.MODERATE: _("Moderate"),
         Severity.SERIOUS: _("Serious"),
-    }[Severity(severity)]
+    }
 
 
-def status_label(status: ViolationStatus | str) -> str:
+def severity_label(severity) -> str:
+    return _severity_labels()[severity]
+
+
+@labels_per_locale
+def _status_labels() -> dict:
     return {
         ViolationStatus.REPORTED: _("Reported"),
         ViolationStatus.UNDER_REVIEW: _("Under review"),
@@ -75,7 +87,11 @@ def status_label(status: ViolationStatus | str) -> str:
         ViolationStatus.APPEALED: _("Appealed"),
         ViolationStatus.APPEAL_UPHELD: _("Appeal: decision upheld"),
         ViolationStatus.APPEAL_OVERTURNED: _("Appeal: decision overturned"),
-    }[ViolationStatus(status)]
+    }
+
+
+def status_label(status) -> str:
+    return _status_labels()[status]
 
 
 # --- the catalogue -------------------------------------------------------------------

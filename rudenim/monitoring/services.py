@@ -19,6 +19,7 @@ from rudenim.clock import as_utc, centre_zone, local_today, utcnow
 from rudenim.conduct.models import Violation, ViolationStatus
 from rudenim.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
 from rudenim.extensions import db
+from rudenim.i18n import labels_per_locale
 from rudenim.monitoring.models import (
     CheckIn,
     CheckInOutcome,
@@ -39,36 +40,56 @@ def _clean(text: str | None) -> str:
     return (text or "").strip()
 
 
+@labels_per_locale
+def _period_kind_labels() -> dict:
+    return {PeriodKind.ELECTION: _("Election"), PeriodKind.OTHER: _("Other")}
+
+
 def period_kind_label(kind) -> str:
-    return {PeriodKind.ELECTION: _("Election"), PeriodKind.OTHER: _("Other")}[PeriodKind(kind)]
+    return _period_kind_labels()[kind]
 
 
-def outcome_label(outcome) -> str:
+@labels_per_locale
+def _outcome_labels() -> dict:
     return {
         CheckInOutcome.PRESENT: _("Present"),
         CheckInOutcome.ABSENT: _("Absent"),
         CheckInOutcome.UNWELL: _("Unwell"),
         CheckInOutcome.REFUSED: _("Refused"),
-    }[CheckInOutcome(outcome)]
+    }
 
 
-def category_label(category) -> str:
+def outcome_label(outcome) -> str:
+    return _outcome_labels()[outcome]
+
+
+@labels_per_locale
+def _category_labels() -> dict:
     return {
         FlagCategory.CONDUCT: _("Conduct (an upheld violation)"),
         FlagCategory.ABSCONDING_RISK: _("Absconding risk"),
         FlagCategory.PROTECTION_CONCERN: _("Protection concern: the person is at risk"),
         FlagCategory.MEDICAL: _("Medical"),
         FlagCategory.OTHER: _("Other"),
-    }[FlagCategory(category)]
+    }
 
 
-def flag_status_label(status) -> str:
+def category_label(category) -> str:
+    return _category_labels()[category]
+
+
+@labels_per_locale
+def _flag_status_labels() -> dict:
     return {
         FlagStatus.PROPOSED: _("Proposed"),
         FlagStatus.APPROVED: _("Approved"),
         FlagStatus.REJECTED: _("Rejected"),
         FlagStatus.LIFTED: _("Lifted"),
-    }[FlagStatus(status)]
+    }
+
+
+def flag_status_label(status) -> str:
+    return _flag_status_labels()[status]
 
 
 # --- periods -----------------------------------------------------------------------------

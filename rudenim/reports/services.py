@@ -170,57 +170,40 @@ def _aliases_aggregate():
 
 
 def disclosed_rows_query(disclosure_id: int):
-    """One row per disclosed person with every column any profile uses."""
+    """One row per disclosed person with every column any profile uses.
+
+    Aliases and numbers are looked up per row, by the indexed person id: the
+    planner cannot know how many people a new disclosure lists, and with joined
+    aggregates PostgreSQL's cursor plan rescanned them for every row.
+    """
     unhcr = aliased(VerificationTrack)
     iom = aliased(VerificationTrack)
-    aliases = (
-        select(Alias.person_id, _aliases_aggregate().label("names"))
-        .where(
-            Alias.person_id.in_(
-                select(DisclosedPerson.person_id).where(
-                    DisclosedPerson.disclosure_id == disclosure_id
-                )
-            )
-        )
-        .group_by(Alias.person_id)
-        .subquery()
-    )
+    aliases = select(_aliases_aggregate()).where(Alias.person_id == Person.id).scalar_subquery()
 
-    def pivot(kind: IdentifierKind):
-        return func.max(case((Identifier.kind == kind, Identifier.value))).label(kind.value)
+    def number(kind: IdentifierKind):
+        # Filtered inside the aggregate, so only the person_id index is used.
+        return (
+            select(func.max(case((Identifier.kind == kind, Identifier.value))))
+            .where(Identifier.person_id == Person.id)
+            .scalar_subquery()
+            .label(kind.value)
+        )
 
-    identifiers = (
-        select(
-            Identifier.person_id,
-            pivot(IdentifierKind.UNHCR_REGISTRATION),
-            pivot(IdentifierKind.UNHCR_CASE),
-            pivot(IdentifierKind.IOM_CASE),
-        )
-        .where(
-            Identifier.person_id.in_(
-                select(DisclosedPerson.person_id).where(
-                    DisclosedPerson.disclosure_id == disclosure_id
-                )
-            )
-        )
-        .group_by(Identifier.person_id)
-        .subquery()
-    )
     return (
         select(
             Person.case_number,
             Person.full_name,
-            aliases.c.names.label("aliases"),
+            aliases.label("aliases"),
             Person.sex,
             Person.date_of_birth,
             Person.nationality,
             Person.claimed_ethnicity,
-            identifiers.c.unhcr_registration,
-            identifiers.c.unhcr_case,
+            number(IdentifierKind.UNHCR_REGISTRATION),
+            number(IdentifierKind.UNHCR_CASE),
             unhcr.reference.label("unhcr_reference"),
             unhcr.status.label("unhcr_status"),
             unhcr.status_on.label("unhcr_status_on"),
-            identifiers.c.iom_case,
+            number(IdentifierKind.IOM_CASE),
             iom.reference.label("iom_reference"),
             iom.status.label("iom_status"),
             iom.status_on.label("iom_status_on"),
@@ -229,8 +212,6 @@ def disclosed_rows_query(disclosure_id: int):
         )
         .select_from(DisclosedPerson)
         .join(Person, Person.id == DisclosedPerson.person_id)
-        .outerjoin(aliases, aliases.c.person_id == Person.id)
-        .outerjoin(identifiers, identifiers.c.person_id == Person.id)
         .outerjoin(unhcr, and_(unhcr.person_id == Person.id, unhcr.agency == Agency.UNHCR))
         .outerjoin(iom, and_(iom.person_id == Person.id, iom.agency == Agency.IOM))
         .outerjoin(Placement, Placement.id == Person.placement_id)
@@ -279,11 +260,16 @@ class RowFormatter:
         return [neutralise(self._value(row, column)) for column in self.columns]
 
 
-def _stream_rows(disclosure_id: int) -> Iterator:
-    result = db.session.execute(
-        disclosed_rows_query(disclosure_id), execution_options={"yield_per": 1000}
-    )
-    yield from result
+def _stream_rows(disclosure_id: int, limit: int | None = None) -> Iterator:
+    query = disclosed_rows_query(disclosure_id)
+    if limit is not None:
+        query = query.limit(limit)
+    result = db.session.execute(query, execution_options={"yield_per": 1000})
+    try:
+        yield from result
+    finally:
+        # A consumer that stops early must not leave a server-side cursor open.
+        result.close()
 
 
 def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:
@@ -332,11 +318,10 @@ def file_name(profile: str, extension: str) -> str:
 def printable_rows(disclosure: Disclosure, limit: int) -> tuple[list[str], list[list]]:
     """Header and rows for the printable list (at most ``limit`` rows)."""
     formatter = RowFormatter(disclosure.profile)
-    rows = []
-    for row in _stream_rows(disclosure.id):
-        if len(rows) >= limit:
-            break
-        rows.append([formatter._value(row, column) for column in formatter.columns])
+    rows = [
+        [formatter._value(row, column) for column in formatter.columns]
+        for row in _stream_rows(disclosure.id, limit)
+    ]
     return formatter.header(), rows
 
 

@@ -1,0 +1,54 @@
+"""Fast translation lookups: one catalogue lookup per request, labels per locale.
+
+Flask-Babel resolves the request's catalogue on every gettext call; a page
+with a few hundred strings spent a good part of its time there. Templates here
+use the catalogue fetched once per request, and the fixed vocabularies (statuses,
+sanctions, categories …) are built once per locale.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, has_request_context
+from flask_babel import get_locale, get_translations
+
+
+def request_translations():
+    """The request's catalogue, looked up once per request."""
+    if not has_request_context():
+        return get_translations()
+    translations = g.get("_translations")
+    if translations is None:
+        translations = g._translations = get_translations()
+    return translations
+
+
+def install(app) -> None:
+    """Make the templates' _(), gettext() and ngettext() use the per-request catalogue."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda string: request_translations().ugettext(string),
+        ngettext=lambda singular, plural, n: request_translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: request_translations().upgettext(context, string),
+        npgettext=lambda context, singular, plural, n: request_translations().unpgettext(
+            context, singular, plural, n
+        ),
+        newstyle=True,
+    )
+
+
+def labels_per_locale(build: Callable[[], dict]) -> Callable[[], dict]:
+    """Cache ``build() -> {value: translated label}`` once per locale.
+
+    StrEnum members hash like their string values, so either may be looked up.
+    """
+    cache: dict[str, dict] = {}
+
+    @wraps(build)
+    def table() -> dict:
+        locale = str(get_locale() or "")
+        labels = cache.get(locale)
+        if labels is None:
+            labels = cache[locale] = {key: str(label) for key, label in build().items()}
+        return labels
+
+    return table
