@@ -55,11 +55,19 @@ def _configure_sqlite(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _begin_immediate_on_sqlite(connection):
-    """Take SQLite's write lock at BEGIN.
+    """Take SQLite's write lock at BEGIN, except on read-only connections.
 
     Almost every request writes (page views are audited), and a deferred
     transaction that reads and then writes fails with SQLITE_BUSY when another
     connection committed in between. BEGIN IMMEDIATE makes writers queue instead.
+    A connection opened with ``read_only_connection()`` (streamed exports) only
+    reads, so it begins deferred and never holds up writers during a download.
     """
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("rudenim_read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def read_only_connection():
+    """A connection of its own for long reads (streamed exports); it never writes."""
+    return db.engine.connect().execution_options(rudenim_read_only=True)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from rudenim.audit.context import Actor
@@ -123,10 +124,12 @@ def _lock_seconds(failures: int) -> int:
 
 def _locked_message(until: datetime, now: datetime) -> str:
     minutes = max(1, int((as_utc(until) - now).total_seconds() + 59) // 60)
-    return _(
-        "Too many failed sign-ins for this username. Try again in %(minutes)d minutes, "
+    return ngettext(
+        "Too many failed sign-ins for this username. Try again in %(num)d minute, "
         "or ask an administrator to unlock the account.",
-        minutes=minutes,
+        "Too many failed sign-ins for this username. Try again in %(num)d minutes, "
+        "or ask an administrator to unlock the account.",
+        minutes,
     )
 
 
@@ -254,7 +257,12 @@ def resume_session(token: str | None, last_active: datetime | None) -> SessionCh
     """
     session_row = find_session(token)
     if session_row is None:
-        return SessionCheck(None, "ended" if token else None)
+        if not token:
+            return SessionCheck(None, None)
+        ended = db.session.scalar(
+            select(UserSession.ended_reason).where(UserSession.token_hash == _token_hash(token))
+        )
+        return SessionCheck(None, "inactive" if ended == "deactivated" else "ended")
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if last_active is None or now - as_utc(last_active) > idle:

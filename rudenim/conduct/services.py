@@ -855,6 +855,34 @@ def log_query(criteria: LogFilter, user) -> Select:
     return visible_to(query, user).order_by(Violation.occurred_at.desc(), Violation.id.desc())
 
 
+def log_export_query(query: Select) -> Select:
+    """The log's own columns for the rows ``log_query`` selects (no other data)."""
+    from rudenim.auth.models import User
+
+    selected = query.with_only_columns(Violation.id).order_by(None).subquery()
+    return (
+        select(
+            Violation.id,
+            Violation.occurred_at,
+            Person.case_number,
+            Person.full_name,
+            HouseRule.code.label("rule_code"),
+            Violation.severity,
+            Violation.status,
+            Violation.location,
+            User.username.label("reported_by"),
+            Violation.decided_on,
+            Violation.sanction,
+            Violation.sanction_ends_on,
+        )
+        .join(Person, Person.id == Violation.person_id)
+        .join(HouseRule, HouseRule.id == Violation.rule_id)
+        .join(User, User.id == Violation.reported_by_id)
+        .where(Violation.id.in_(select(selected.c.id)))
+        .order_by(Violation.occurred_at.desc(), Violation.id.desc())
+    )
+
+
 def review_queue(user, limit: int = 50) -> list[Violation]:
     """Violations awaiting review or decision, oldest first."""
     query = (

@@ -39,7 +39,7 @@ from rudenim.conduct.forms import (
 from rudenim.conduct.models import HouseRule, Violation
 from rudenim.errors import DomainError, NotFound, PermissionDenied
 from rudenim.exports import csv_stream
-from rudenim.extensions import db
+from rudenim.extensions import db, read_only_connection
 
 
 def _language() -> str:
@@ -402,22 +402,26 @@ def export_csv():
     db.session.commit()
 
     def rows():
-        result = db.session.scalars(query, execution_options={"yield_per": 500})
-        for v in result:
-            yield [
-                v.id,
-                to_local(v.occurred_at).strftime("%Y-%m-%d %H:%M"),
-                v.person.case_number,
-                v.person.full_name,
-                v.rule.code,
-                services.severity_label(v.severity),
-                services.status_label(v.status),
-                v.location,
-                v.reported_by.username,
-                v.decided_on.isoformat() if v.decided_on else "",
-                services.sanction_label(v.sanction) if v.sanction else "",
-                v.sanction_ends_on.isoformat() if v.sanction_ends_on else "",
-            ]
+        # A connection of its own that never takes SQLite's write lock.
+        with read_only_connection() as connection:
+            result = connection.execute(
+                services.log_export_query(query), execution_options={"yield_per": 500}
+            )
+            for row in result:
+                yield [
+                    row.id,
+                    to_local(row.occurred_at).strftime("%Y-%m-%d %H:%M"),
+                    row.case_number,
+                    row.full_name,
+                    row.rule_code,
+                    services.severity_label(row.severity),
+                    services.status_label(row.status),
+                    row.location,
+                    row.reported_by,
+                    row.decided_on.isoformat() if row.decided_on else "",
+                    services.sanction_label(row.sanction) if row.sanction else "",
+                    row.sanction_ends_on.isoformat() if row.sanction_ends_on else "",
+                ]
 
     name = f"violations-{local_now().date().isoformat()}.csv"
     return Response(

@@ -35,7 +35,7 @@ from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
 from rudenim.exports import csv_stream, neutralise
-from rudenim.extensions import db
+from rudenim.extensions import db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
 PROFILES = ("unhcr", "iom", "internal")
@@ -261,15 +261,18 @@ class RowFormatter:
 
 
 def _stream_rows(disclosure_id: int, limit: int | None = None) -> Iterator:
+    """The disclosed rows, read on a connection of their own that never takes
+    SQLite's write lock, so a slow download holds up no one."""
     query = disclosed_rows_query(disclosure_id)
     if limit is not None:
         query = query.limit(limit)
-    result = db.session.execute(query, execution_options={"yield_per": 1000})
-    try:
-        yield from result
-    finally:
-        # A consumer that stops early must not leave a server-side cursor open.
-        result.close()
+    with read_only_connection() as connection:
+        result = connection.execute(query, execution_options={"yield_per": 1000})
+        try:
+            yield from result
+        finally:
+            # A consumer that stops early must not leave a server-side cursor open.
+            result.close()
 
 
 def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:

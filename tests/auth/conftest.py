@@ -131,10 +131,7 @@ def sessions_of(app, username: str) -> list[dict]:
     """The user's session rows, oldest first."""
     with app.app_context():
         rows = _db.session.scalars(
-            select(UserSession)
-            .join(User)
-            .where(User.username == username)
-            .order_by(UserSession.id)
+            select(UserSession).join(User).where(User.username == username).order_by(UserSession.id)
         )
         return [_as_dict(row) for row in rows]
 
@@ -167,9 +164,7 @@ def snapshot(app) -> dict:
         # Only tables the migrations have made: models still being written may have none yet.
         existing = set(inspect(_db.engine).get_table_names())
         return {
-            table.name: sorted(
-                (tuple(row) for row in _db.session.execute(select(table))), key=repr
-            )
+            table.name: sorted((tuple(row) for row in _db.session.execute(select(table))), key=repr)
             for table in _db.metadata.sorted_tables
             if table.name in existing and not table.name.startswith("audit_")
         }

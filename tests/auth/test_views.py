@@ -36,7 +36,9 @@ NEW_PASSWORD = "a fresh and long passphrase"
 def locked_minutes(response) -> int:
     """The wait the lockout message names, in minutes."""
     (text,) = messages(response)
-    match = re.search(r"Too many failed sign-ins for this username\. Try again in (\d+) minute", text)
+    match = re.search(
+        r"Too many failed sign-ins for this username\. Try again in (\d+) minute", text
+    )
     assert match, text
     assert "ask an administrator to unlock the account" in text
     return int(match.group(1))
@@ -75,7 +77,7 @@ def test_anonymous_visitor_is_sent_to_sign_in_and_back(client, make_user):
     assert redirect_path(response) == "/"
     dashboard = client.get("/")
     assert dashboard.status_code == 200
-    assert "ani" in page_text(dashboard)
+    assert '<a href="/auth/account">ani</a>' in page_text(dashboard)
 
 
 def test_sign_in_goes_to_the_dashboard_and_opens_one_session(app, client, make_user):
@@ -253,6 +255,19 @@ class TestPerAddressLimit:
         # Reading the form is not limited; only sending it is.
         assert client.get("/auth/login").status_code == 200
 
+    def test_the_limit_counts_each_address_on_its_own(self, app, client, make_user):
+        make_user("officer", username="lina")
+        for _attempt in range(4):
+            login(client, "lina", "guess")
+
+        elsewhere = client.post(
+            "/auth/login",
+            data={"username": "lina", "password": PASSWORD},
+            environ_base={"REMOTE_ADDR": "10.20.30.40"},
+        )
+
+        assert redirect_path(elsewhere) == "/"
+
 
 class TestCsrf:
     @pytest.fixture
@@ -325,7 +340,7 @@ def change_password(browser, current, new, confirm=None):
     )
 
 
-def test_one_time_password_must_be_replaced_before_anything_else(client, make_user):
+def test_one_time_password_must_be_replaced_before_anything_else(app, client, make_user):
     make_user("officer", username="nadia", one_time=True)
 
     response = login(client, "nadia")
@@ -338,6 +353,8 @@ def test_one_time_password_must_be_replaced_before_anything_else(client, make_us
     assert page.status_code == 200
     assert "Choose a new password before you continue." in messages(page)
     assert "You signed in with a one-time password." in page_text(page)
+    assert redirect_path(client.post("/auth/logout")) == "/auth/login"
+    assert sessions_of(app, "nadia")[0]["ended_reason"] == "logout"
 
 
 @pytest.mark.parametrize(
@@ -478,9 +495,8 @@ def test_an_idle_session_expires(app, client, make_user):
     response = client.get("/auth/account")
 
     assert redirect_path(response) == "/auth/login?next=/auth/account"
-    assert (
-        "Your session expired after a period of inactivity. Please sign in again."
-        in messages(client.get(redirect_path(response)))
+    assert "Your session expired after a period of inactivity. Please sign in again." in messages(
+        client.get(redirect_path(response))
     )
     assert sessions_of(app, "umar")[0]["ended_reason"] == "idle"
     assert client.get("/").status_code == 302
