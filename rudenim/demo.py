@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from rudenim.audit.capture import lock_chain
 from rudenim.audit.context import Actor, acting_as
@@ -794,12 +794,31 @@ def load_demo(people: int, seed: int, today: date | None = None) -> dict[str, in
     generator.flush()
     _demo_period_and_flags(generator)
     generator.flush()
+    _advance_sequences(generator)
     _save_counters(generator)
     record_event(
         "demo_load",
         details={"people": people, "seed": seed, "rows": generator.totals},
     )
     return generator.totals
+
+
+def _advance_sequences(generator: DemoGenerator) -> None:
+    """On PostgreSQL, move each id sequence past the ids the bulk insert chose itself.
+
+    Without this the next row the app inserts (a check-in, a verification
+    track, a registered person) takes an id the demo data already holds.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for model in generator.next_ids:
+        table = f'"{model.__table__.name}"'  # a mapped table's name, not user input
+        highest = f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table})"  # noqa: S608
+        connection.execute(
+            text(f"SELECT setval(pg_get_serial_sequence(:table, 'id'), {highest}, false)"),
+            {"table": table},
+        )
 
 
 def _save_counters(generator: DemoGenerator) -> None:

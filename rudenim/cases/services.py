@@ -465,13 +465,7 @@ def update_person(
     """Change a person's identity data, unless someone else saved it meanwhile."""
     today = today or local_today()
     if expected_version != person.version:
-        raise StaleRecord(
-            _(
-                "Someone else saved this record while you were editing it. Your input "
-                "is kept below; compare it with the saved values and save again."
-            ),
-            current=person,
-        )
+        raise _stale(person)
     values = _checked_identity(data, today)
     _check_refugee_category(values["legal_category"], person)
     # The first event, not the current status: that may have begun long after arrival.
@@ -485,6 +479,10 @@ def update_person(
         )
     _check_identifiers_free(values["identifiers"], person.id)
     lock_chain(db.session)
+    # A save committed between loading the person and taking the lock (PostgreSQL
+    # lets both requests get this far): refuse it as stale, not as a failed UPDATE.
+    if db.session.scalar(select(Person.version).where(Person.id == person.id)) != expected_version:
+        raise _stale(person)
 
     aliases, identifiers, vulnerabilities = (
         values.pop("aliases"),
@@ -532,6 +530,16 @@ def update_person(
         person.updated_at = utcnow()
         db.session.flush()
     return person
+
+
+def _stale(person: Person) -> StaleRecord:
+    return StaleRecord(
+        _(
+            "Someone else saved this record while you were editing it. Your input "
+            "is kept below; compare it with the saved values and save again."
+        ),
+        current=person,
+    )
 
 
 def _drop(collection: list, row) -> None:

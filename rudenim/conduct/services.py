@@ -672,6 +672,8 @@ def decide_appeal(
         raise PermissionDenied(
             _("You decided this violation. Another supervisor must decide the appeal.")
         )
+    if violation.reported_by_id == actor.id:
+        raise PermissionDenied(_("You reported this violation. Another supervisor must decide it."))
     if outcome not in (ViolationStatus.APPEAL_UPHELD, ViolationStatus.APPEAL_OVERTURNED):
         raise DomainError(
             _("Choose whether the decision is upheld or overturned."), field="outcome"
@@ -928,7 +930,9 @@ def active_sanctions(person_ids: list[int], today: date | None = None) -> dict[i
             Violation.status.in_(
                 [ViolationStatus.UPHELD, ViolationStatus.APPEALED, ViolationStatus.APPEAL_UPHELD]
             ),
-            Violation.sanction.is_not(None),
+            Violation.sanction.in_(
+                [Sanction.PRIVILEGE_RESTRICTION, Sanction.TRANSFER_TO_DETENTION]
+            ),
             Violation.sanction_starts_on <= today,
             Violation.sanction_ends_on >= today,
         )

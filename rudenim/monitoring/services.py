@@ -603,6 +603,8 @@ def decide_flag(
         raise PermissionDenied(_("You proposed this flag. Another supervisor must decide it."))
     if not _clean(note):
         raise DomainError(_("Write a note on the decision."), field="note")
+    if approve and not flag.person.is_in_care:
+        raise IllegalTransition(_("This person is no longer in the centre's care."))
     if approve and (not flag.period.is_active_on(today) or flag.effective_end() < today):
         raise IllegalTransition(
             _("The flag's period or end date has passed; it can only be rejected.")
