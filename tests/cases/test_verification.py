@@ -23,7 +23,7 @@ from rudenim.cases.models import (
     VerificationStatus,
 )
 from rudenim.clock import local_today
-from rudenim.errors import IllegalTransition
+from rudenim.errors import DomainError, IllegalTransition
 from rudenim.extensions import db as _db
 from tests.cases.conftest import audit_events, messages, person_row
 from tests.reports.conftest import (
@@ -159,6 +159,59 @@ def test_the_machine_is_the_one_in_the_design():
         s.CLOSED: {s.REFERRED},
     }
     assert design == VERIFICATION_STEPS
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda person, actor: verification.record_verification_step(
+                person, "unhcr", verification.StepData("approved", days_ago(1)), actor=actor
+            ),
+            "approved is not a verification status.",
+        ),
+        (
+            lambda person, actor: verification.record_verification_step(
+                person, "unicef", verification.StepData("referred", days_ago(1)), actor=actor
+            ),
+            "unicef is not an agency. Choose IOM or UNHCR.",
+        ),
+        (
+            lambda person, actor: verification.record_verification_step(
+                person, "iom", verification.StepData("referred", None), actor=actor
+            ),
+            "Enter the date of the step.",
+        ),
+        (
+            lambda person, actor: verification.bulk_step(
+                [person.id],
+                "unhcr",
+                verification.StepData("referred", days_ago(1), "UN-1"),
+                actor=actor,
+            ),
+            "A reference number belongs to one person; record it on their page.",
+        ),
+        (
+            lambda person, actor: verification.bulk_step(
+                [], "unhcr", verification.StepData("referred", days_ago(1)), actor=actor
+            ),
+            "Select at least one person.",
+        ),
+    ],
+    ids=["unknown-status", "unknown-agency", "no-date", "bulk-reference", "bulk-no-one"],
+)
+def test_the_service_refuses_what_the_forms_usually_catch(
+    app, db, make_person, officer, call, message
+):
+    person = make_person()
+    before = state(app)
+
+    with force_locale("en"), pytest.raises(DomainError) as refused:
+        call(person, officer)
+
+    assert str(refused.value) == message
+    db.session.rollback()
+    assert state(app) == before
 
 
 def test_a_step_is_in_the_audit_trail_of_the_person(app, make_person, officer):
