@@ -223,10 +223,15 @@ class Violation(_AboutPerson, db.Model):
 
     def sanction_is_active(self, today: date) -> bool:
         """Whether an upheld sanction is running on ``today``."""
-        if self.sanction is None or self.status not in (
-            ViolationStatus.UPHELD,
-            ViolationStatus.APPEALED,
-            ViolationStatus.APPEAL_UPHELD,
+        if (
+            self.sanction is None
+            or not self.sanction.has_duration
+            or self.status
+            not in (
+                ViolationStatus.UPHELD,
+                ViolationStatus.APPEALED,
+                ViolationStatus.APPEAL_UPHELD,
+            )
         ):
             return False
         end = self.sanction_ends_on or self.sanction_starts_on

@@ -851,7 +851,7 @@ def log_query(criteria: LogFilter, user) -> Select:
         query = query.where(
             or_(
                 Person.case_number == text.upper(),
-                func.lower(Person.full_name).contains(text.lower()),
+                func.lower(Person.full_name).contains(text.lower(), autoescape=True),
             )
         )
     return visible_to(query, user).order_by(Violation.occurred_at.desc(), Violation.id.desc())
