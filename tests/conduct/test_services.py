@@ -894,7 +894,13 @@ def test_the_decider_does_not_decide_the_appeal(db, make_violation, make_staff, 
 def test_another_supervisor_decides_the_appeal_with_reasons(
     db, make_violation, make_staff, outcome
 ):
-    violation = make_violation(step="decided")
+    # A time-bound sanction: only those run (a warning is over when given).
+    violation = make_violation(
+        step="decided",
+        sanction="privilege_restriction",
+        privilege="Evening outings",
+        ends_on=local_today() + timedelta(days=5),
+    )
     other = make_staff("supervisor")
     services.record_appeal(violation, local_today(), "I had permission.", actor=other)
     warning = services.decide_appeal(
