@@ -53,7 +53,7 @@ test: lint
 
 # Extract new strings and merge them into the catalogues (then translate them).
 messages: install
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o rudenim/translations/messages.pot rudenim
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output -o rudenim/translations/messages.pot rudenim
 	$(BIN)/pybabel -q update -N -i rudenim/translations/messages.pot -d rudenim/translations
 
 clean:

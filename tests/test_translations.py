@@ -14,6 +14,7 @@ KEYWORDS = {
     "lazy_gettext": None,
     "_l": None,
     "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 
 

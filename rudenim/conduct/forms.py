@@ -1,6 +1,7 @@
 """Forms of the violation process and the house-rule catalogue."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,7 +20,11 @@ from rudenim.conduct.models import Sanction
 
 
 def severity_choices():
-    return [("minor", _l("Minor")), ("moderate", _l("Moderate")), ("serious", _l("Serious"))]
+    return [
+        ("minor", lazy_pgettext("severity", "Minor")),
+        ("moderate", _l("Moderate")),
+        ("serious", _l("Serious")),
+    ]
 
 
 def sanction_choices():

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import Select, func, or_, select
 
 from rudenim.audit.capture import lock_chain
@@ -67,7 +68,7 @@ def sanction_label(sanction) -> str:
 @labels_per_locale
 def _severity_labels() -> dict:
     return {
-        Severity.MINOR: _("Minor"),
+        Severity.MINOR: pgettext("severity", "Minor"),
         Severity.MODERATE: _("Moderate"),
         Severity.SERIOUS: _("Serious"),
     }

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -55,7 +56,7 @@ def _outcome_labels() -> dict:
         CheckInOutcome.PRESENT: _("Present"),
         CheckInOutcome.ABSENT: _("Absent"),
         CheckInOutcome.UNWELL: _("Unwell"),
-        CheckInOutcome.REFUSED: _("Refused"),
+        CheckInOutcome.REFUSED: pgettext("check-in outcome", "Refused"),
     }
 
 
