@@ -4,6 +4,8 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_ROWS = 500
 
@@ -13,6 +15,17 @@ def neutralise(value):
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def xlsx_row(cells: Iterable) -> list:
+    """Cells an XLSX sheet can hold: XML 1.0 has no control characters.
+
+    openpyxl refuses a cell with one, so a stored name with a stray control
+    character would otherwise fail the whole export; the character is dropped.
+    """
+    return [
+        ILLEGAL_CHARACTERS_RE.sub("", cell) if isinstance(cell, str) else cell for cell in cells
+    ]
 
 
 def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:

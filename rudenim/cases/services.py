@@ -952,10 +952,10 @@ def add_ethnicity_suggestion(name: str) -> EthnicitySuggestion:
     name = _clean(name)
     if not name or len(name) > 80:
         raise DomainError(_("Enter a name of up to 80 characters."), field="name")
-    exists_ = db.session.scalar(
-        select(EthnicitySuggestion).where(func.lower(EthnicitySuggestion.name) == name.lower())
-    )
-    if exists_ is not None:
+    # Compared in Python: SQLite's lower() folds ASCII letters only, so "É" and "é"
+    # (or the same name twice) slipped past it into the unique index.
+    taken = {other.casefold() for other in db.session.scalars(select(EthnicitySuggestion.name))}
+    if name.casefold() in taken:
         raise DuplicateRecord(_("%(name)s is already in the list.", name=name), field="name")
     suggestion = EthnicitySuggestion(name=name)
     db.session.add(suggestion)

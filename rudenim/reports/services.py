@@ -34,7 +34,7 @@ from rudenim.cases.services import custody_status_label
 from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
-from rudenim.exports import csv_stream, neutralise
+from rudenim.exports import csv_stream, neutralise, xlsx_row
 from rudenim.extensions import db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
@@ -290,10 +290,10 @@ def xlsx_file(disclosure: Disclosure, exporter_name: str) -> str:
     sheet = workbook.create_sheet(str(_("Verification")))
     sheet.append(formatter.header())
     for row in _stream_rows(disclosure.id):
-        sheet.append(formatter.cells(row))
+        sheet.append(xlsx_row(formatter.cells(row)))
     about = workbook.create_sheet(str(_("About this list")))
     filters = json.loads(disclosure.filters)
-    about.append([str(_("Exported by")), neutralise(exporter_name)])
+    about.append(xlsx_row([str(_("Exported by")), neutralise(exporter_name)]))
     about.append([str(_("Exported at")), local_now().strftime("%Y-%m-%d %H:%M %Z")])
     about.append([str(_("Profile")), profile_label(disclosure.profile)])
     about.append([str(_("Rows")), disclosure.row_count])
