@@ -1,7 +1,26 @@
 """Form pieces every domain uses."""
 
 from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField
+from wtforms.validators import Optional, StopValidation
 
 
 class ActionForm(FlaskForm):
     """A button with no fields: the form exists for its CSRF token."""
+
+
+class OptionalChoice(Optional):
+    """``Optional()`` for choice fields: a blank choice means no choice.
+
+    ``Optional()`` stops validation when the first value sent is blank, and the
+    "not one of the choices" error goes with it, so ``?severity=%20`` or
+    ``status=&status=bogus`` reached the query as values no enum has (a 500).
+    This also forgets the blank value: None, or an empty list.
+    """
+
+    def __call__(self, form, field):
+        try:
+            super().__call__(form, field)
+        except StopValidation:
+            field.data = [] if isinstance(field, SelectMultipleField) else None
+            raise

@@ -3,7 +3,7 @@
 import logging
 import uuid
 
-from flask import Blueprint, g, jsonify, render_template, request
+from flask import Blueprint, abort, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
@@ -45,6 +45,15 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
+#: No list has this many pages; a larger ?page= would overflow the database's OFFSET.
+MAX_PAGE = 1_000_000
+
+
+def page_number() -> int:
+    """The list page asked for in ``?page=``, within 1 … MAX_PAGE."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+
+
 class RequestIdFilter(logging.Filter):
     """Put the request id on every log record made while handling a request."""
 
@@ -57,6 +66,20 @@ class RequestIdFilter(logging.Filter):
 
 def _assign_request_id():
     g.request_id = uuid.uuid4().hex[:16]
+
+
+def _refuse_nul_characters():
+    """Answer 400 to a NUL character anywhere in the request's text.
+
+    No field has a use for one, and PostgreSQL refuses it in text, so a stray
+    NUL in a search or a form used to end in a 500 there (SQLite stored it).
+    """
+    if "\x00" in request.path:
+        abort(400)
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                abort(400)
 
 
 def _secure_headers(response):
@@ -118,6 +141,7 @@ def _handle_unexpected(exc: Exception):
 def init_app(app) -> None:
     """Register the shared hooks and error pages on ``app``."""
     app.before_request(_assign_request_id)
+    app.before_request(_refuse_nul_characters)
     app.after_request(_secure_headers)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_error)

@@ -7,6 +7,7 @@ from rudenim.audit.forms import AuditFilterForm
 from rudenim.audit.services import AuditFilter, filtered_events, known_actions
 from rudenim.auth.access import permission_required
 from rudenim.extensions import db
+from rudenim.web import page_number
 
 
 @bp.route("/")
@@ -27,6 +28,7 @@ def index():
         )
     page = db.paginate(
         filtered_events(criteria),
+        page=page_number(),
         per_page=current_app.config["AUDIT_PAGE_SIZE"],
         max_per_page=200,
         error_out=False,

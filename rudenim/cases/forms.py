@@ -18,6 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from rudenim.cases import nationalities
 from rudenim.cases.models import CustodyStatus, IdentifierKind, PlacementKind
+from rudenim.forms import OptionalChoice
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -99,7 +100,7 @@ class PersonForm(FlaskForm):
         _l("Legal category"), choices=legal_category_choices, validators=[DataRequired()]
     )
     vulnerabilities = MultiCheckboxField(
-        _l("Vulnerabilities"), choices=vulnerability_choices, validators=[Optional()]
+        _l("Vulnerabilities"), choices=vulnerability_choices, validators=[OptionalChoice()]
     )
     arrived_on = DateField(_l("Arrival date"), validators=[DataRequired()])
     unhcr_registration = StringField(_l("UNHCR registration no."), validators=[Length(max=80)])
@@ -126,7 +127,7 @@ class PersonForm(FlaskForm):
 
 class RegisterForm(PersonForm):
     status = SelectField(_l("Custody status"), validators=[DataRequired()])
-    placement_id = SelectField(_l("Placement"), coerce=int, validators=[Optional()])
+    placement_id = SelectField(_l("Placement"), coerce=int, validators=[OptionalChoice()])
     #: Ids of the possible matches the user was shown and confirmed as different.
     confirmed_ids = HiddenField()
     confirm_different = BooleanField(
@@ -158,7 +159,7 @@ def placement_choices(placements):
 
 class CustodyForm(FlaskForm):
     status = SelectField(_l("New status"), validators=[DataRequired()])
-    placement_id = SelectField(_l("Placement"), coerce=int, validators=[Optional()])
+    placement_id = SelectField(_l("Placement"), coerce=int, validators=[OptionalChoice()])
     effective_on = DateField(_l("Effective date"), validators=[DataRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
     reopen = BooleanField(_l("Reopen the record (supervisor)"))
@@ -191,12 +192,12 @@ class PeopleFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
-    status = SelectMultipleField(_l("Custody status"), validators=[Optional()])
-    placement_id = SelectField(_l("Placement"), coerce=int, validators=[Optional()])
-    nationality = SelectField(_l("Nationality"), validators=[Optional()])
+    status = SelectMultipleField(_l("Custody status"), validators=[OptionalChoice()])
+    placement_id = SelectField(_l("Placement"), coerce=int, validators=[OptionalChoice()])
+    nationality = SelectField(_l("Nationality"), validators=[OptionalChoice()])
     ethnicity = StringField(_l("Claimed ethnicity"), validators=[Optional(), Length(max=120)])
-    legal_category = SelectField(_l("Legal category"), validators=[Optional()])
-    vulnerability = SelectField(_l("Vulnerability"), validators=[Optional()])
+    legal_category = SelectField(_l("Legal category"), validators=[OptionalChoice()])
+    vulnerability = SelectField(_l("Vulnerability"), validators=[OptionalChoice()])
     arrived_from = DateField(_l("Arrived from"), validators=[Optional()])
     arrived_to = DateField(_l("Arrived until"), validators=[Optional()])
     include_left = BooleanField(_l("Include people who left care"))
@@ -278,7 +279,7 @@ class BoardFilterForm(PeopleFilterForm):
     agency = SelectField(
         _l("Agency"), choices=[("unhcr", "UNHCR"), ("iom", "IOM")], default="unhcr"
     )
-    vstatus = SelectMultipleField(_l("Verification status"), validators=[Optional()])
+    vstatus = SelectMultipleField(_l("Verification status"), validators=[OptionalChoice()])
     stalled = BooleanField(_l("Only stalled"))
 
     def __init__(self, *args, **kwargs):

@@ -931,8 +931,13 @@ def save_placement(
     kind = _enum(PlacementKind, kind, _("Choose the kind of placement."))
     if capacity is not None and capacity < 0:
         raise DomainError(_("Capacity cannot be negative."), field="capacity")
-    other = db.session.scalar(select(Placement).where(func.lower(Placement.name) == name.lower()))
-    if other is not None and other is not placement:
+    # Compared in Python: SQLite's lower() folds ASCII letters only.
+    others = [
+        other
+        for other in db.session.scalars(select(Placement))
+        if other is not placement and other.name.casefold() == name.casefold()
+    ]
+    if others:
         raise DuplicateRecord(_("A placement named %(name)s exists.", name=name), field="name")
     lock_chain(db.session)
     if placement is None:

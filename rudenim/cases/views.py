@@ -30,6 +30,7 @@ from rudenim.cases.models import (
 from rudenim.errors import DomainError, NotFound, StaleRecord
 from rudenim.extensions import db
 from rudenim.forms import ActionForm
+from rudenim.web import page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
 
@@ -110,6 +111,7 @@ def index():
     per_page = per_page if per_page in PAGE_SIZES else 25
     page = db.paginate(
         services.people_query(criteria).options(*services.list_options()),
+        page=page_number(),
         per_page=per_page,
         error_out=False,
     )
@@ -583,7 +585,12 @@ def board():
     query, _track, _status = verification.board_query(criteria)
     per_page = request.args.get("per_page", 50, type=int)
     per_page = per_page if per_page in PAGE_SIZES else 50
-    page = db.paginate(query.options(*services.list_options()), per_page=per_page, error_out=False)
+    page = db.paginate(
+        query.options(*services.list_options()),
+        page=page_number(),
+        per_page=per_page,
+        error_out=False,
+    )
     rows = list(zip(page.items, _tracks_for(page, criteria.agency), strict=True))
     args = {
         key: request.args.getlist(key)

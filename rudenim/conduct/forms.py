@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from rudenim.conduct.models import Sanction
+from rudenim.forms import OptionalChoice
 
 
 def severity_choices():
@@ -96,11 +97,11 @@ class DecisionForm(FlaskForm):
     alternatives_considered = TextAreaField(
         _l("Alternatives considered"), validators=[Optional(), Length(max=5000)]
     )
-    sanction = SelectField(_l("Sanction (when upheld)"), validators=[Optional()])
+    sanction = SelectField(_l("Sanction (when upheld)"), validators=[OptionalChoice()])
     privilege = StringField(_l("Privilege restricted"), validators=[Optional(), Length(max=200)])
     ends_on = DateField(_l("Sanction ends (or is reviewed) on"), validators=[Optional()])
     placement_id = SelectField(
-        _l("Block or room (for a transfer)"), coerce=int, validators=[Optional()]
+        _l("Block or room (for a transfer)"), coerce=int, validators=[OptionalChoice()]
     )
     appeal_rights_told_on = DateField(
         _l("Date the person was told of the right to appeal"), validators=[Optional()]
@@ -169,12 +170,12 @@ class LogFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectMultipleField(_l("Status"), validators=[Optional()])
+    status = SelectMultipleField(_l("Status"), validators=[OptionalChoice()])
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
-    rule_id = SelectField(_l("Rule"), coerce=int, validators=[Optional()])
-    severity = SelectField(_l("Severity"), validators=[Optional()])
-    placement_id = SelectField(_l("Placement"), coerce=int, validators=[Optional()])
+    rule_id = SelectField(_l("Rule"), coerce=int, validators=[OptionalChoice()])
+    severity = SelectField(_l("Severity"), validators=[OptionalChoice()])
+    placement_id = SelectField(_l("Placement"), coerce=int, validators=[OptionalChoice()])
     person = StringField(
         _l("Person (case number or name)"), validators=[Optional(), Length(max=120)]
     )

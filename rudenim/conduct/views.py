@@ -40,6 +40,7 @@ from rudenim.conduct.models import HouseRule, Violation
 from rudenim.errors import DomainError, NotFound, PermissionDenied
 from rudenim.exports import csv_stream
 from rudenim.extensions import db, read_only_connection
+from rudenim.web import page_number
 
 
 def _language() -> str:
@@ -110,7 +111,9 @@ def index():
         criteria = _log_filter(form)
     else:
         flash(_("Some filters were not valid and were not applied."), "warning")
-    page = db.paginate(services.log_query(criteria, current_user), per_page=50, error_out=False)
+    page = db.paginate(
+        services.log_query(criteria, current_user), page=page_number(), per_page=50, error_out=False
+    )
     args = {
         key: request.args.getlist(key)
         for key in request.args

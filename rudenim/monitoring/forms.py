@@ -16,6 +16,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from rudenim.forms import OptionalChoice
+
 
 def category_choices():
     from rudenim.monitoring.models import FlagCategory
@@ -60,7 +62,7 @@ class RollCallEntryForm(FlaskForm):
         csrf = False
 
     person_id = HiddenField()
-    outcome = SelectField(_l("Outcome"), choices=outcome_choices, validators=[Optional()])
+    outcome = SelectField(_l("Outcome"), choices=outcome_choices, validators=[OptionalChoice()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
@@ -86,7 +88,7 @@ class FlagForm(FlaskForm):
     period_id = SelectField(_l("Monitoring period"), coerce=int, validators=[DataRequired()])
     category = SelectField(_l("Category"), choices=category_choices, validators=[DataRequired()])
     violation_id = SelectField(
-        _l("Upheld violation (conduct flags only)"), coerce=int, validators=[Optional()]
+        _l("Upheld violation (conduct flags only)"), coerce=int, validators=[OptionalChoice()]
     )
     reason = TextAreaField(
         _l("Reason"),
