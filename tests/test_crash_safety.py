@@ -101,26 +101,22 @@ def sign_in(port: int) -> tuple[Browser, str]:
 class Writer(threading.Thread):
     """Records check-ins (even numbers) or reports violations (odd) until stopped."""
 
-    def __init__(self, number: int, port: int, world: dict, acknowledged: list, stopping):
+    def __init__(self, number: int, session: tuple, world: dict, acknowledged: list, stopping):
         super().__init__(daemon=True)
-        self.number, self.port, self.world = number, port, world
+        self.number, self.world = number, world
+        self.browser, self.token = session  # signed in before the stream starts
         self.acknowledged, self.stopping = acknowledged, stopping
         self.error = None
 
     def run(self) -> None:
         try:
-            browser, token = sign_in(self.port)
-        except Failure as exc:
-            self.error = exc
-            return
-        try:
             for n in range(MAX_WRITES):
-                if self.stopping.is_set() or not self.write(browser, token, n):
+                if self.stopping.is_set() or not self.write(self.browser, self.token, n):
                     return
         except Failure:
             return  # the server went away mid-request: that write was not acknowledged
         finally:
-            browser.close()
+            self.browser.close()
 
     def write(self, browser: Browser, token: str, n: int) -> bool:
         """One write; whether to go on."""
@@ -182,7 +178,7 @@ def test_acknowledged_writes_survive_sigkill_mid_stream(tmp_path):
 
     process, port = start_gunicorn(url, instance, 2, log)
     acknowledged, stopping = [], threading.Event()
-    writers = [Writer(n, port, world, acknowledged, stopping) for n in range(4)]
+    writers = [Writer(n, sign_in(port), world, acknowledged, stopping) for n in range(4)]
     try:
         for writer in writers:
             writer.start()

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from flask import url_for
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -81,7 +82,7 @@ FLASH = re.compile(r'class="flash flash-(\w+)"')
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F)
 ODD = st.sampled_from(list("aZ<>&\"'=+-@;, éßØ中😀\u202e\u200b\u00a0\ufeff\u2028\\/%"))
-NASTY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+NASTY_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
 CONTROL_TEXT = st.text(alphabet=st.one_of(CONTROL, ODD), max_size=30)
 LONG_TEXT = st.builds(lambda s, n: (s or "x") * n, st.text(max_size=3), st.integers(2_000, 12_000))
 WRONG_TYPE = st.sampled_from(
@@ -134,6 +135,7 @@ def plausible(field, ids: dict):
 
 
 def field_values(field, ids: dict):
+    """Anything at all for one field: plausible, hostile, long, mistyped, or repeated."""
     single = st.one_of(plausible(field, ids), NASTY_TEXT, CONTROL_TEXT, LONG_TEXT, WRONG_TYPE)
     return st.one_of(single, st.lists(single, min_size=2, max_size=3))
 
@@ -206,6 +208,7 @@ def submissions(fields, ids: dict):
 
 
 def url_values(rule, ids: dict):
+    """The URL's arguments: a record that exists, one that does not, odd agencies."""
     values = {}
     for argument in sorted(rule.arguments):
         if argument == "agency":
@@ -219,6 +222,7 @@ def url_values(rule, ids: dict):
 
 
 def role_for(permission: str) -> str:
+    """A role that holds ``permission`` (a supervisor where one does)."""
     if permission == PUBLIC:
         return "supervisor"
     for role in (Role.SUPERVISOR, Role.ADMIN, Role.OFFICER, Role.VIEWER):
@@ -275,8 +279,6 @@ def test_no_submission_to_any_form_breaks_it_and_a_refused_one_changes_nothing(
         url_args = data.draw(url_values(rule, ids), label="url")
         form = data.draw(submissions(fields, ids), label="form")
         with app.test_request_context():
-            from flask import url_for
-
             url = url_for(endpoint, **url_args)
         before = row_counts(app)
         response = client.post(url, data=form)
@@ -357,7 +359,7 @@ def test_no_search_or_filter_in_the_address_breaks_a_page(app, make_user, endpoi
 NAME = st.builds(
     lambda head, tail: f"{head} {tail}",
     st.text(alphabet=st.one_of(ODD, CONTROL, st.sampled_from("<script>'\"&")), max_size=20),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=20),
+    st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=0, max_size=20),
 ).map(lambda name: "Budi " + name)  # Latin letters, as the name rule wants
 
 
@@ -369,6 +371,7 @@ def supervisor(app, make_user):
 
 
 def csv_rows(response) -> list[list[str]]:
+    """The rows of a CSV export (without its BOM)."""
     return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
 
 

@@ -149,9 +149,18 @@ def forms_of(page: str) -> list[dict]:
     return parser.forms
 
 
+FORM_ELEMENT = re.compile(r"<form\b.*?</form>", re.S)
+
+
 def form_with(page: str, field_name: str, action_part: str = "") -> dict | None:
     """The first form that has ``field_name`` (and whose action contains ``action_part``)."""
-    for form in forms_of(page):
+    # Only the <form> elements that can match are parsed: the client shares the CPUs.
+    chunks = [
+        chunk.group(0)
+        for chunk in FORM_ELEMENT.finditer(page)
+        if f'name="{field_name}"' in chunk.group(0) and action_part in chunk.group(0)
+    ]
+    for form in forms_of("".join(chunks)):
         names = {name for name, _value in form["fields"]} | set(form["options"])
         if field_name in names and action_part in form["action"]:
             return form
@@ -205,6 +214,7 @@ class Response:
 class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     latencies: list = field(default_factory=list)
+    by_label: dict = field(default_factory=dict)
     statuses: Counter = field(default_factory=Counter)
     actions: Counter = field(default_factory=Counter)
     errors: list = field(default_factory=list)
@@ -212,6 +222,7 @@ class Stats:
     def record(self, label: str, status: int | None, seconds: float, detail: str = "") -> None:
         with self.lock:
             self.latencies.append(seconds)
+            self.by_label.setdefault(label, []).append(seconds)
             self.statuses[status or "failed"] += 1
             if status is None or status >= 500:
                 self.errors.append(f"{label}: {status or 'no answer'} {detail}".strip())
@@ -907,12 +918,14 @@ def main(argv=None) -> int:
             User(i, name, role, port, plan, stats, ledger, deadline, run_id, args.seed * 1000 + i)
             for i, (name, role) in enumerate(accounts)
         ]
+        cpu = time.process_time()
         for user in users:
             user.start()
         for user in users:
             user.join(timeout=args.seconds + 300)
             if user.is_alive():
                 stats.error(f"{user.name} still running after the deadline")
+        client_cpu = time.process_time() - cpu
     finally:
         stop(process)
 
@@ -946,6 +959,16 @@ def main(argv=None) -> int:
             "edits_stale": edits["stale"],
             "edits_other": edits["other"],
         },
+        "pages": {
+            label: {
+                "n": len(times),
+                "p50_ms": round(percentile(times, 50) * 1000, 1),
+                "p95_ms": round(percentile(times, 95) * 1000, 1),
+            }
+            for label, times in sorted(stats.by_label.items())
+        },
+        "client_cpu_seconds": round(client_cpu, 1),
+        "cpus": os.cpu_count(),
         "audit": verify_output,
         "problems": len(problems),
     }
@@ -957,6 +980,13 @@ def main(argv=None) -> int:
         f"p99 {figures['p99_ms']} ms"
     )
     print(f"statuses {figures['statuses']}")
+    for label, page in figures["pages"].items():
+        p50, p95 = page["p50_ms"], page["p95_ms"]
+        print(f"  {label:<24} {page['n']:>6}  p50 {p50:>8} ms  p95 {p95:>8} ms")
+    print(
+        f"the simulated users took {figures['client_cpu_seconds']} s of CPU "
+        f"(this machine has {figures['cpus']} CPUs, shared with the server)"
+    )
     print(f"acknowledged writes {figures['writes']}")
     print(f"audit verify: {verify_output}")
     if args.json:
