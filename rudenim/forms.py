@@ -1,5 +1,6 @@
 """Form pieces every domain uses."""
 
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField
 from wtforms.validators import Optional, StopValidation
@@ -24,3 +25,21 @@ class OptionalChoice(Optional):
         except StopValidation:
             field.data = [] if isinstance(field, SelectMultipleField) else None
             raise
+
+
+def show_domain_error(form, exc) -> None:
+    """Show a rule's refusal under the field it is about, or as a message."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+def flash_form_errors(form) -> None:
+    """Flash each validation error with its field's label (forms posted from a page
+    that shows no form of their own)."""
+    for name, errors in form.errors.items():
+        label = getattr(form, name).label.text if hasattr(form, name) else name
+        for error in errors:
+            flash(f"{label}: {error}", "error")

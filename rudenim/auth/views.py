@@ -23,7 +23,7 @@ from rudenim.auth.models import User, UserSession
 from rudenim.clock import utcnow
 from rudenim.errors import DomainError, NotFound
 from rudenim.extensions import db, limiter
-from rudenim.forms import ActionForm
+from rudenim.forms import ActionForm, show_domain_error
 
 
 def _login_limit() -> str:
@@ -137,7 +137,7 @@ def enrol_2fa():
             codes = twofactor.confirm_enrolment(current_user, secret, form.code.data)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             session.pop("enrol_secret", None)
@@ -198,7 +198,7 @@ def change_password():
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("Your password has been changed. Your other sessions have ended."), "success")
@@ -252,14 +252,6 @@ def _get_user_or_404(user_id: int) -> User:
         abort(404)
 
 
-def _form_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
 @bp.route("/users/")
 @permission_required("users.manage")
 def users():
@@ -283,7 +275,7 @@ def create_user():
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             return render_template("auth/one_time_password.html", user=user, password=password)

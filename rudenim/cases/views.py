@@ -29,7 +29,7 @@ from rudenim.cases.models import (
 )
 from rudenim.errors import DomainError, NotFound, StaleRecord
 from rudenim.extensions import db
-from rudenim.forms import ActionForm
+from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
 from rudenim.web import page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -43,20 +43,13 @@ def get_person_or_404(person_id: int, options=()) -> Person:
         abort(404)
 
 
-def _active_placements():
+def active_placements():
+    """Placements in use, for choice lists."""
     return db.session.scalars(
         select(Placement)
         .where(Placement.is_active.is_(True))
         .order_by(Placement.kind, Placement.name)
     ).all()
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
 
 
 def _person_data(form) -> services.PersonData:
@@ -100,7 +93,7 @@ def _filter_from(form: PeopleFilterForm) -> services.PeopleFilter:
 @permission_required("case.view")
 def index():
     """Find people: one search box, filters, sortable columns, pages."""
-    placements = _active_placements()
+    placements = active_placements()
     form = PeopleFilterForm(request.args, placements=placements)
     criteria = services.PeopleFilter()
     if form.validate():
@@ -148,7 +141,7 @@ def _list_extras(people):
 @permission_required("case.create")
 def register():
     """Register a person, after a look at possible duplicates."""
-    form = RegisterForm(placements=_active_placements())
+    form = RegisterForm(placements=active_placements())
     matches, holder = [], None
     if form.validate_on_submit():
         confirmed = []
@@ -173,7 +166,7 @@ def register():
             flash(str(exc), "warning")
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
             holder = getattr(exc, "other", None)
         else:
             db.session.commit()
@@ -216,7 +209,7 @@ def detail(person_id: int):
     person = get_person_or_404(person_id, services.page_options())
     record_event("view", object_type="Person", object_id=person.id)
     db.session.commit()
-    placements = _active_placements()
+    placements = active_placements()
     return render_template(
         "cases/detail.html",
         person=person,
@@ -256,7 +249,7 @@ def edit(person_id: int):
             flash(str(exc), "warning")
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
             holder = getattr(exc, "other", None)
         else:
             db.session.commit()
@@ -331,7 +324,7 @@ def _shown(value) -> str:
 def record_custody(person_id: int):
     """Record a custody step (a supervisor may reopen a closed record)."""
     person = get_person_or_404(person_id)
-    form = CustodyForm(placements=_active_placements())
+    form = CustodyForm(placements=active_placements())
     if form.validate_on_submit():
         if form.reopen.data and not current_user.can("custody.reopen"):
             deny("custody.reopen", person_id=person.id)
@@ -356,7 +349,7 @@ def record_custody(person_id: int):
             if services.placement_is_over_capacity(event.placement):
                 flash(_("%(place)s is now over capacity.", place=event.placement.name), "warning")
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="custody"))
 
 
@@ -378,7 +371,7 @@ def record_review(person_id: int):
             db.session.commit()
             flash(_("The detention review has been recorded."), "success")
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="detention"))
 
 
@@ -401,7 +394,7 @@ def placements():
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The placement has been saved."), "success")
@@ -429,7 +422,7 @@ def edit_placement(placement_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The placement has been saved."), "success")
@@ -447,7 +440,7 @@ def ethnicities():
             services.add_ethnicity_suggestion(form.name.data)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The suggestion has been added."), "success")
@@ -542,18 +535,12 @@ def record_verification(person_id: int, agency: str):
             db.session.commit()
             flash(_("The verification step has been recorded."), "success")
     else:
-        _flash_form_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="verification"))
 
 
-def _flash_form_errors(form) -> None:
-    for name, errors in form.errors.items():
-        label = getattr(form, name).label.text if hasattr(form, name) else name
-        for error in errors:
-            flash(f"{label}: {error}", "error")
-
-
-def _board_filter(form: BoardFilterForm) -> verification.BoardFilter:
+def board_filter_from(form: BoardFilterForm) -> verification.BoardFilter:
+    """The board's (and its exports') criteria from a validated filter form."""
     return verification.BoardFilter(
         agency=verification.parse_agency(form.agency.data or "unhcr"),
         people=_filter_from(form),
@@ -564,10 +551,10 @@ def _board_filter(form: BoardFilterForm) -> verification.BoardFilter:
 
 def board_form_from_request() -> tuple[BoardFilterForm, verification.BoardFilter | None]:
     """The board's filter form from the URL, and the filter if the input is valid."""
-    form = BoardFilterForm(request.args, placements=_active_placements())
+    form = BoardFilterForm(request.args, placements=active_placements())
     if not form.validate():
         return form, None
-    return form, _board_filter(form)
+    return form, board_filter_from(form)
 
 
 @bp.route("/verification")
@@ -635,7 +622,7 @@ def bulk_verification():
     """Apply one step to several people after an agency's visit."""
     form = BulkStepForm()
     if not form.validate_on_submit():
-        _flash_form_errors(form)
+        flash_form_errors(form)
         return redirect(url_for("cases.board", agency=form.agency.data or "unhcr"))
     try:
         outcome = verification.bulk_step(

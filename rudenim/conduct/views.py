@@ -40,6 +40,7 @@ from rudenim.conduct.models import HouseRule, Violation
 from rudenim.errors import DomainError, NotFound, PermissionDenied
 from rudenim.exports import csv_stream
 from rudenim.extensions import db, read_only_connection
+from rudenim.forms import flash_form_errors, show_domain_error
 from rudenim.web import page_number
 
 
@@ -58,21 +59,6 @@ def get_violation_or_404(violation_id: int) -> Violation:
     if not current_user.can("violation.view_all") and violation.reported_by_id != current_user.id:
         deny("violation.view_all", violation_id=violation_id)
     return violation
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
-def _flash_errors(form) -> None:
-    for name, errors in form.errors.items():
-        label = getattr(form, name).label.text if hasattr(form, name) else name
-        for error in errors:
-            flash(f"{label}: {error}", "error")
 
 
 def _centre_placements():
@@ -112,7 +98,10 @@ def index():
     else:
         flash(_("Some filters were not valid and were not applied."), "warning")
     page = db.paginate(
-        services.log_query(criteria, current_user), page=page_number(), per_page=50, error_out=False
+        services.log_query(criteria, current_user).options(*services.list_options()),
+        page=page_number(),
+        per_page=50,
+        error_out=False,
     )
     args = {
         key: request.args.getlist(key)
@@ -169,7 +158,7 @@ def report():
                 )
             except DomainError as exc:
                 db.session.rollback()
-                _form_error(form, exc)
+                show_domain_error(form, exc)
             else:
                 db.session.commit()
                 flash(_("The violation has been reported for review."), "success")
@@ -219,7 +208,7 @@ def _review_step(violation_id: int, form_class, act, success: str):
             db.session.commit()
             flash(success, "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("conduct.detail", violation_id=violation.id))
 
 
@@ -302,7 +291,7 @@ def decide(violation_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The decision has been recorded."), "success")
@@ -388,7 +377,7 @@ def export_csv():
         placements=db.session.scalars(select(Placement)).all(),
     )
     if not form.validate():
-        _flash_errors(form)
+        flash_form_errors(form)
         return redirect(url_for("conduct.index"))
     criteria = _log_filter(form)
     query = services.log_query(criteria, current_user)
@@ -459,7 +448,7 @@ def explain_rules(person_id: int):
             db.session.commit()
             flash(_("Recorded: the house rules were explained."), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("cases.detail", person_id=person.id, _anchor="conduct"))
 
 
@@ -531,7 +520,7 @@ def _rule_form_page(rule: HouseRule | None):
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The house rule has been saved."), "success")

@@ -13,6 +13,7 @@ from rudenim.clock import local_now, local_to_utc, local_today, utcnow
 from rudenim.conduct.models import Violation
 from rudenim.errors import DomainError, NotFound
 from rudenim.extensions import db
+from rudenim.forms import flash_form_errors, show_domain_error
 from rudenim.monitoring import bp, services
 from rudenim.monitoring.forms import (
     ClosePeriodForm,
@@ -25,21 +26,6 @@ from rudenim.monitoring.forms import (
     RollCallForm,
 )
 from rudenim.monitoring.models import CheckIn, MonitoringPeriod
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
-def _flash_errors(form) -> None:
-    for name, errors in form.errors.items():
-        label = getattr(form, name).label.text if hasattr(form, name) else name
-        for error in errors:
-            flash(f"{label}: {error}", "error")
 
 
 def _flash_roll_call_errors(form, case_numbers: dict[int, str]) -> None:
@@ -117,7 +103,7 @@ def create_period():
             db.session.commit()
             flash(_("The monitoring period %(name)s has been opened.", name=period.name), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("monitoring.index"))
 
 
@@ -140,7 +126,7 @@ def close_period(period_id: int):
             db.session.commit()
             flash(_("The period has been closed."), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("monitoring.index"))
 
 
@@ -216,7 +202,7 @@ def follow_up(checkin_id: int):
             db.session.commit()
             flash(_("The follow-up has been recorded."), "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(
         request.referrer if _same_site(request.referrer) else url_for("monitoring.index")
     )
@@ -274,7 +260,7 @@ def propose_flag():
             )
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_domain_error(form, exc)
         else:
             db.session.commit()
             flash(_("The flag has been proposed; another supervisor decides it."), "success")
@@ -317,7 +303,7 @@ def _flag_action(flag_id: int, form_class, act, success: str):
             db.session.commit()
             flash(success, "success")
     else:
-        _flash_errors(form)
+        flash_form_errors(form)
     return redirect(url_for("monitoring.flag_detail", flag_id=flag.id))
 
 

@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from rudenim.auth.access import permission_required
 from rudenim.cases import detail_sections
-from rudenim.cases.models import VerificationStatus
-from rudenim.cases.verification import BoardFilter, parse_agency
-from rudenim.cases.views import _active_placements, _filter_from
+from rudenim.cases.views import active_placements, board_filter_from
 from rudenim.errors import DomainError
 from rudenim.extensions import db
+from rudenim.forms import flash_form_errors
 from rudenim.reports import bp, services
 from rudenim.reports.dashboard import dashboard_figures
 from rudenim.reports.forms import ExportForm
@@ -37,20 +36,13 @@ def dashboard():
 
 def _export_request(fmt: str):
     """Validate the export form and write the ledger; a redirect on refusal."""
-    form = ExportForm(request.form, placements=_active_placements())
+    form = ExportForm(request.form, placements=active_placements())
     back = url_for("cases.board", agency=request.form.get("agency") or "unhcr")
     if not form.validate():
-        for name, errors in form.errors.items():
-            for error in errors:
-                flash(f"{getattr(form, name).label.text}: {error}", "error")
+        flash_form_errors(form)
         return None, redirect(back)
     try:
-        criteria = BoardFilter(
-            agency=parse_agency(form.agency.data),
-            people=_filter_from(form),
-            statuses=[VerificationStatus(s) for s in form.vstatus.data or []],
-            stalled_only=form.stalled.data,
-        )
+        criteria = board_filter_from(form)
         disclosure = services.create_disclosure(
             criteria, form.profile.data, fmt, actor=current_user
         )
