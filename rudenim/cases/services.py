@@ -27,6 +27,8 @@ from rudenim.cases.models import (
     Placement,
     PlacementKind,
     Sex,
+    VerificationEvent,
+    VerificationTrack,
     Vulnerability,
 )
 from rudenim.clock import local_today, utcnow
@@ -532,6 +534,20 @@ def update_person(
     return person
 
 
+def lock_person(person: Person) -> None:
+    """Take the write lock, then make sure ``person`` is the saved record.
+
+    On PostgreSQL another request may have saved this person between loading
+    it and taking the lock; checks made on the old copy would then judge a
+    state that no longer exists and the versioned UPDATE would fail. Call
+    before any check that reads the person and before changing it.
+    """
+    lock_chain(db.session)
+    saved = db.session.scalar(select(Person.version).where(Person.id == person.id))
+    if saved != person.version:
+        db.session.refresh(person)
+
+
 def _stale(person: Person) -> StaleRecord:
     return StaleRecord(
         _(
@@ -641,6 +657,7 @@ def record_custody_change(
     reason = _clean(data.reason)
     if not reason:
         raise DomainError(_("Give the reason for the change."), field="reason")
+    lock_person(person)
     if person.custody_status in LEFT_CARE and not reopen:
         raise IllegalTransition(
             _(
@@ -674,7 +691,6 @@ def record_custody_change(
     for guard in custody_guards:
         guard(person, status)
 
-    lock_chain(db.session)
     event = CustodyEvent(
         person=person,
         status=status,
@@ -884,9 +900,11 @@ def list_options():
 def page_options():
     """Loader options for the person page: its timeline in a fixed number of queries."""
     events = selectinload(Person.custody_events)
+    steps = selectinload(Person.verification_tracks).selectinload(VerificationTrack.events)
     return (
         events.selectinload(CustodyEvent.placement),
         events.selectinload(CustodyEvent.recorded_by),
+        steps.selectinload(VerificationEvent.recorded_by),
     )
 
 

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
-from rudenim.audit.capture import lock_chain
 from rudenim.cases import names
 from rudenim.cases.models import (
     VERIFICATION_STEPS,
@@ -24,9 +23,9 @@ from rudenim.cases.models import (
     VerificationStatus,
     VerificationTrack,
 )
-from rudenim.cases.services import PeopleFilter, custody_guards, people_query
+from rudenim.cases.services import PeopleFilter, custody_guards, lock_person, people_query
 from rudenim.clock import local_today
-from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition, NotFound
+from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition
 from rudenim.extensions import db
 from rudenim.i18n import labels_per_locale
 
@@ -185,8 +184,8 @@ def record_verification_step(
     """Record one step of a person's verification with IOM or UNHCR."""
     today = today or local_today()
     agency = parse_agency(agency) if not isinstance(agency, Agency) else agency
+    lock_person(person)  # a verified UNHCR step changes the person's legal category
     from_status, to_status, reference = check_step(person, agency, data, today)
-    lock_chain(db.session)
     track = track_of(person, agency)
     if track is None:
         track = VerificationTrack(
@@ -307,14 +306,6 @@ def _non_refoulement(person: Person, status: CustodyStatus) -> None:
 custody_guards.append(_non_refoulement)
 
 
-def has_verified_unhcr(person: Person | None) -> bool:
-    """Whether UNHCR has verified this person (the ground of "refugee")."""
-    if person is None:
-        return False
-    track = track_of(person, Agency.UNHCR)
-    return bool(track and track.status is VerificationStatus.VERIFIED and track.reference)
-
-
 # --- the board ----------------------------------------------------------------------
 
 
@@ -371,10 +362,3 @@ def is_stalled(track: VerificationTrack | None, today: date | None = None) -> bo
         return False
     today = today or local_today()
     return (today - track.status_on).days >= stalled_days()
-
-
-def get_person_for_step(person_id: int) -> Person:
-    person = db.session.get(Person, person_id)
-    if person is None:
-        raise NotFound(_("There is no such person."))
-    return person

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from rudenim.audit.models import AuditEvent
 from rudenim.cases import names, nationalities, services
@@ -674,6 +674,34 @@ def test_every_custody_status_can_be_recorded_and_adds_an_event(
         e for e in audit_events(app, "create", subject_id=person.id) if e.object_id == str(event.id)
     ]
     assert created.object_type == "CustodyEvent"
+
+
+def saved_meanwhile(db, person, **values):
+    """Another request's committed save, unseen by the copy of ``person`` in hand."""
+    table = Person.__table__
+    db.session.execute(
+        update(table).where(table.c.id == person.id).values(version=table.c.version + 1, **values)
+    )
+
+
+def test_a_custody_change_after_someone_else_saved_the_person_applies(
+    db, detained, housing, officer, today
+):
+    saved_meanwhile(db, detained, full_name="Amina Yusuf Osman")
+    change(detained, "community_housing", housing, on=today - timedelta(days=1), actor=officer)
+    db.session.commit()
+    db.session.expire_all()
+    person = db.session.get(Person, detained.id)
+    assert person.custody_status is CustodyStatus.COMMUNITY_HOUSING
+    assert person.full_name == "Amina Yusuf Osman"  # the other save is kept
+
+
+def test_a_custody_change_is_judged_against_the_saved_person(db, detained, housing, officer, today):
+    saved_meanwhile(db, detained, custody_status="released", is_in_care=False, placement_id=None)
+    with pytest.raises(IllegalTransition, match="left the centre's care"):
+        change(detained, "community_housing", housing, actor=officer)
+    db.session.rollback()
+    assert [row[0] for row in custody_rows(db, detained)] == [CustodyStatus.DETAINED]
 
 
 def test_back_to_detention_from_housing(db, detained, housing, block, officer, today):

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from babel.dates import format_date
 from flask_babel import force_locale
+from sqlalchemy import update
 
 from rudenim.cases import verification
 from rudenim.cases.models import (
@@ -484,6 +485,33 @@ def test_a_verified_unhcr_track_makes_the_person_a_refugee(
     assert person_row(app, other.id)["legal_category"] is LegalCategory.ASYLUM_SEEKER
     page = plain(section(client.get(f"/cases/{person.id}"), "identity"))
     assert "Legal category Refugee" in page
+
+
+def test_verified_after_someone_else_saved_the_person_keeps_both_changes(
+    app, db, make_person, officer
+):
+    person = make_person(full_name="Amina Yusuf")
+    bring_to(app, person.id, "unhcr", "in_progress", actor_id=officer.id)
+    person = db.session.get(Person, person.id)
+    person.version  # noqa: B018  (loaded before the other save, as a request would)
+    table = Person.__table__
+    db.session.execute(  # another request's save, committed before this step takes the lock
+        update(table)
+        .where(table.c.id == person.id)
+        .values(version=table.c.version + 1, full_name="Amina Yusuf Osman")
+    )
+
+    verification.record_verification_step(
+        person,
+        "unhcr",
+        verification.StepData("verified", days_ago(1), "354-24C00043"),
+        actor=officer,
+    )
+    db.session.commit()
+
+    row = person_row(app, person.id)
+    assert row["legal_category"] is LegalCategory.REFUGEE
+    assert row["full_name"] == "Amina Yusuf Osman"
 
 
 def _registration(**overrides) -> dict:
