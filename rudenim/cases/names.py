@@ -80,8 +80,12 @@ def name_key(name: str) -> str:
 
 
 def query_words(query: str) -> list[str]:
-    """Skeletons to look for in stored keys: each must occur for a match."""
-    return name_words(query)
+    """Skeletons to look for in stored keys: each must occur for a match.
+
+    A word with a digit in it is a number (a case or registration number),
+    never part of a name, so "KPG-2024-0001" looks for no name at all.
+    """
+    return name_words(" ".join(w for w in query.split() if not any(c.isdigit() for c in w)))
 
 
 def similarity(a: str, b: str) -> float:

@@ -71,3 +71,9 @@ def test_identifiers_compare_without_case_spaces_or_separators(typed):
 def test_query_words_are_the_key_words_of_the_query():
     assert names.query_words("Mohamed  Rehman") == ["mhmd", "rhmn"]
     assert names.query_words("'; DROP TABLE person; --") == ["drp", "tbl", "prsn"]
+
+
+def test_numbers_in_a_query_are_not_names():
+    assert names.query_words("KPG-2024-0001") == []
+    assert names.query_words("354-24C01234") == []
+    assert names.query_words("Amina 354-24C01234") == names.query_words("Amina")
