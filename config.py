@@ -79,6 +79,10 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
 
+    #: The dashboard's figures are reused for this many seconds (at most 60:
+    #: no count it shows is older than that); 0 computes them on every request.
+    DASHBOARD_CACHE_SECONDS = min(60, env_int("DASHBOARD_CACHE_SECONDS", 30))
+
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     AUDIT_PAGE_SIZE = 50
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -102,6 +106,8 @@ class TestConfig(Config):
     #: argon2 at its slowest is needless in tests; still a real argon2 hash.
     ARGON2_FAST = True
     SESSION_COOKIE_SECURE = False
+    #: Tests see each change on the next page; the cache has its own tests.
+    DASHBOARD_CACHE_SECONDS = 0
 
 
 def config_for_environment() -> type[Config]:

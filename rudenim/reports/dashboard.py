@@ -1,14 +1,18 @@
-"""The dashboard's figures: each a small, indexed aggregate query; nothing cached.
+"""The dashboard's figures: aggregate queries, rendered and reused for at most a minute.
 
 Group totals live here, and only here: counts per nationality are for seeing
 (and correcting) disparities, never for selecting people for action.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from rudenim.cases import nationalities
@@ -23,7 +27,7 @@ from rudenim.cases.models import (
 )
 from rudenim.cases.services import custody_status_label
 from rudenim.cases.verification import ACTIVE, status_label
-from rudenim.clock import centre_zone, local_today, to_local
+from rudenim.clock import centre_zone, local_today, to_local, utcnow
 from rudenim.conduct.models import Violation, ViolationStatus
 from rudenim.conduct.services import status_label as violation_status_label
 from rudenim.extensions import db
@@ -294,3 +298,35 @@ def dashboard_figures(today: date | None = None) -> dict:
         "disparity": disparity(today, nationality_rows),
         "disparity_factor": DISPARITY_FACTOR,
     }
+
+
+@dataclass(frozen=True)
+class RenderedFigures:
+    """The figures section as HTML, and when its counts were taken."""
+
+    html: Markup
+    computed_at: datetime
+    expires: float
+
+
+def rendered_figures(render: Callable[[dict], str]) -> RenderedFigures:
+    """``render(dashboard_figures())``, reused for DASHBOARD_CACHE_SECONDS.
+
+    Every user who may see the figures sees the same ones, so the rendered
+    section is kept per language (and day) in this process; no count on it is
+    older than the setting, which is at most 60 seconds.
+    """
+    seconds = current_app.config["DASHBOARD_CACHE_SECONDS"]
+    key = (str(get_locale() or ""), local_today())
+    cache = current_app.extensions.setdefault("rudenim.dashboard", {})
+    cached = cache.get(key)
+    if cached is not None and cached.expires > monotonic():
+        return cached
+    computed_at = utcnow()
+    html = Markup(render(dashboard_figures()))  # noqa: S704  (an autoescaped template's output)
+    fresh = RenderedFigures(html, computed_at, monotonic() + seconds)
+    if seconds > 0:
+        for stale in [k for k in cache if k[1] != key[1]]:
+            del cache[stale]  # yesterday's figures
+        cache[key] = fresh
+    return fresh

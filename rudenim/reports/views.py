@@ -20,7 +20,7 @@ from rudenim.errors import DomainError
 from rudenim.extensions import db
 from rudenim.forms import flash_form_errors
 from rudenim.reports import bp, services
-from rudenim.reports.dashboard import dashboard_figures
+from rudenim.reports.dashboard import rendered_figures
 from rudenim.reports.forms import ExportForm
 
 PRINT_LIMIT = 2000
@@ -29,9 +29,11 @@ PRINT_LIMIT = 2000
 @bp.route("/")
 @permission_required("dashboard.view")
 def dashboard():
-    """The centre at a glance; counts only, computed on every request."""
-    figures = dashboard_figures() if current_user.can("case.view") else None
-    return render_template("reports/dashboard.html", f=figures)
+    """The centre at a glance: counts, at most DASHBOARD_CACHE_SECONDS old."""
+    figures = None
+    if current_user.can("case.view"):
+        figures = rendered_figures(lambda f: render_template("reports/_figures.html", f=f))
+    return render_template("reports/dashboard.html", figures=figures)
 
 
 def _export_request(fmt: str):

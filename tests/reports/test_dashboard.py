@@ -343,3 +343,64 @@ def test_the_dashboard_costs_the_same_number_of_queries_at_any_size(
     assert "Detention reviews overdue: 7" in plain(body)
 
     assert after == before
+
+
+# --- reuse of the figures -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cached(app, monkeypatch):
+    """The figures reused for 30 seconds, on a clock the test moves."""
+    import rudenim.reports.dashboard as dashboard
+
+    app.config["DASHBOARD_CACHE_SECONDS"] = 30
+    now = [1000.0]
+    monkeypatch.setattr(dashboard, "monotonic", lambda: now[0])
+
+    def advance(seconds):
+        now[0] += seconds
+
+    return advance
+
+
+def in_care(body: str) -> int:
+    return int(re.search(r'<span class="big">(\d+)</span>', body).group(1))
+
+
+def test_reused_figures_are_at_most_the_setting_old(app, open_as, make_person, cached):
+    make_person()
+    officer = open_as("officer")
+    body = page(officer.get("/"))
+    assert in_care(body) == 1
+    assert "refreshed at most every 30 seconds" in plain(body)
+
+    make_person()
+    cached(29)
+    assert in_care(page(officer.get("/"))) == 1  # the figures of 29 seconds ago
+    cached(2)
+    assert in_care(page(officer.get("/"))) == 2  # older than 30 seconds: counted again
+
+
+def test_reused_figures_are_per_language(app, open_as, make_person, cached):
+    make_person()
+    english = open_as("officer")
+    indonesian = open_as("supervisor")
+    indonesian.post("/auth/language", data={"locale": "id", "next": "/"})
+
+    assert "By custody status" in page(english.get("/"))
+    body = page(indonesian.get("/"))
+    assert "Menurut status penahanan" in body and "By custody status" not in body
+    assert "Selamat datang" in body  # the page around the figures is the reader's own
+
+
+def test_the_setting_never_exceeds_a_minute(monkeypatch):
+    import importlib
+
+    import config
+
+    monkeypatch.setenv("DASHBOARD_CACHE_SECONDS", "600")
+    try:
+        assert importlib.reload(config).Config.DASHBOARD_CACHE_SECONDS == 60
+    finally:
+        monkeypatch.delenv("DASHBOARD_CACHE_SECONDS")
+        importlib.reload(config)
