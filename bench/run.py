@@ -113,6 +113,7 @@ class Bench:
             else:
                 with db.engine.connect() as connection:
                     connection.exec_driver_sql("ANALYZE")
+                    connection.commit()  # the statistics are written in a transaction
             db.engine.dispose()
         return seconds
 

@@ -2,8 +2,34 @@
 
 from flask import flash
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
+from wtforms import SelectField as _SelectField
 from wtforms import SelectMultipleField
 from wtforms.validators import Optional, StopValidation
+from wtforms.widgets import Select
+
+
+class QuickSelect(Select):
+    """WTForms' select widget, writing each plain option directly.
+
+    The same markup as WTForms' own, without building an attribute dict per
+    option: lists of hundreds of placements or all countries of the world
+    render in a fraction of the time.
+    """
+
+    @classmethod
+    def render_option(cls, value, label, selected, **kwargs):
+        if kwargs or value is True:
+            return super().render_option(value, label, selected, **kwargs)
+        chosen = "selected " if selected else ""
+        html = f'<option {chosen}value="{escape(value)}">{escape(label)}</option>'
+        return Markup(html)  # noqa: S704  (value and label escaped above)
+
+
+class SelectField(_SelectField):
+    """A select field drawn with QuickSelect."""
+
+    widget = QuickSelect()
 
 
 class ActionForm(FlaskForm):

@@ -1,5 +1,6 @@
 """Forms of the people registry."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -7,7 +8,6 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
-    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from rudenim.cases import nationalities
 from rudenim.cases.models import CustodyStatus, IdentifierKind, PlacementKind
-from rudenim.forms import OptionalChoice
+from rudenim.forms import OptionalChoice, SelectField
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -151,7 +151,7 @@ class EditPersonForm(PersonForm):
 
 def placement_choices(placements):
     """(id, label) pairs grouped by kind, with "none" first."""
-    labels = {PlacementKind.CENTRE: _l("Centre"), PlacementKind.HOUSING: _l("Housing")}
+    labels = {PlacementKind.CENTRE: _("Centre"), PlacementKind.HOUSING: _("Housing")}
     return [(0, "—")] + [
         (placement.id, f"{placement.name} ({labels[placement.kind]})") for placement in placements
     ]

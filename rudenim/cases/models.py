@@ -306,7 +306,7 @@ class DetentionReview(_BelongsToPerson, db.Model):
     __tablename__ = "detention_review"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     reviewed_on: Mapped[date] = mapped_column(Date)
     #: continue, release_recommended, transfer_to_housing_recommended
     outcome: Mapped[str] = mapped_column(String(40))
@@ -315,6 +315,10 @@ class DetentionReview(_BelongsToPerson, db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reviewed_by = relationship("User")
+
+    #: The latest review per person (the dashboard, the detention clock) is read
+    #: from the index alone.
+    __table_args__ = (Index("ix_detention_review_person", "person_id", "reviewed_on"),)
 
     def __repr__(self) -> str:
         return f"<DetentionReview {self.person_id} {self.reviewed_on}>"

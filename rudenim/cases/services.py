@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, union
 from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.capture import lock_chain
@@ -821,40 +821,52 @@ SORTS = {
 }
 
 
+#: Up to this many people found by the search box are passed on as a list of ids.
+NAME_MATCH_IDS = 2000
+
+
 def _name_condition(column, words: list[str]):
     """Every word's skeleton starts a word of the key (or, if long, occurs in
-    the joined form after "|", so "Abdulrahman" finds "Abdul Rahman")."""
+    the joined form after "|", so "Abdulrahman" finds "Abdul Rahman").
+
+    One LIKE per word and row: a name search reads every key, so the number of
+    patterns tried on each is what it costs. A word that starts a word of the
+    key also occurs in the joined form, so a long word needs that test alone;
+    a short one must start a word (the key's first word, or one after a space).
+    """
     conditions = []
     for word in words:
-        options = [
-            column.startswith(word, autoescape=True),
-            column.contains(" " + word, autoescape=True),
-        ]
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if len(word) >= 4:
-            options.append(column.like(f"%|%{word}%"))
-        conditions.append(or_(*options))
+            conditions.append(column.like(f"%|%{escaped}%", escape="\\"))
+        else:
+            conditions.append((" " + column).like(f"% {escaped}%", escape="\\"))
     return and_(*conditions)
 
 
 def search_condition(query: str):
-    """Where-clause for the search box: names fuzzy, numbers exact."""
+    """Where-clause for the search box: names fuzzy, numbers exact.
+
+    The people found are looked up once, here (by the case number's and the
+    identifiers' indexes, and one pass over the name keys), and handed on as
+    ids, so the page's count and its rows do not search again; very many
+    matches (a common name) stay a subquery, to bound the parameters.
+    """
     query = (query or "").strip()[:SEARCH_MAX_LENGTH]
-    options = []
+    found = []
     number = names.normalise_identifier(query)
     if number and any(ch.isdigit() for ch in number):
-        options.append(Person.case_number == query.upper())
-        options.append(
-            Person.id.in_(select(Identifier.person_id).where(Identifier.value_key == number))
-        )
+        found.append(select(Person.id).where(Person.case_number == query.upper()))
+        found.append(select(Identifier.person_id).where(Identifier.value_key == number))
     words = names.query_words(query)
     if words:
-        options.append(_name_condition(Person.name_key, words))
-        options.append(
-            Person.id.in_(select(Alias.person_id).where(_name_condition(Alias.name_key, words)))
-        )
-    if not options:
+        found.append(select(Person.id).where(_name_condition(Person.name_key, words)))
+        found.append(select(Alias.person_id).where(_name_condition(Alias.name_key, words)))
+    if not found:
         return Person.id.is_(None)  # nothing searchable in the query: no match
-    return or_(*options)
+    matching = union(*found)
+    ids = db.session.scalars(matching.limit(NAME_MATCH_IDS + 1)).all()
+    return Person.id.in_(ids if len(ids) <= NAME_MATCH_IDS else matching)
 
 
 def people_query(criteria: PeopleFilter) -> Select:

@@ -44,9 +44,10 @@ def get_person_or_404(person_id: int, options=()) -> Person:
 
 
 def active_placements():
-    """Placements in use, for choice lists."""
-    return db.session.scalars(
-        select(Placement)
+    """Placements in use, for choice lists: (id, name, kind) rows, not whole records
+    (a national deployment has hundreds, on every form that names one)."""
+    return db.session.execute(
+        select(Placement.id, Placement.name, Placement.kind)
         .where(Placement.is_active.is_(True))
         .order_by(Placement.kind, Placement.name)
     ).all()

@@ -8,7 +8,6 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     IntegerField,
-    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -17,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from rudenim.conduct.models import Sanction
-from rudenim.forms import OptionalChoice
+from rudenim.forms import OptionalChoice, SelectField
 
 
 def severity_choices():

@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.cases.models import (
@@ -294,6 +295,7 @@ def explanations_of(person: Person) -> list[RulesExplanation]:
         db.session.scalars(
             select(RulesExplanation)
             .where(RulesExplanation.person_id == person.id)
+            .options(selectinload(RulesExplanation.explained_by))
             .order_by(RulesExplanation.explained_on.desc(), RulesExplanation.id.desc())
         )
     )
@@ -886,11 +888,18 @@ def log_export_query(query: Select) -> Select:
     )
 
 
+def list_options():
+    """Loader options for a list of violations: what its rows show, in a fixed
+    number of queries whatever the length of the list."""
+    return (selectinload(Violation.person), selectinload(Violation.rule))
+
+
 def review_queue(user, limit: int = 50) -> list[Violation]:
     """Violations awaiting review or decision, oldest first."""
     query = (
         select(Violation)
         .where(Violation.status.in_([ViolationStatus.REPORTED, ViolationStatus.UNDER_REVIEW]))
+        .options(*list_options())
         .order_by(Violation.reported_at, Violation.id)
         .limit(limit)
     )
@@ -916,7 +925,11 @@ def status_counts(user) -> dict[ViolationStatus, int]:
 
 def violations_of(person: Person, user) -> list[Violation]:
     """A person's violations, newest first, as this user may see them."""
-    query = select(Violation).where(Violation.person_id == person.id)
+    query = (
+        select(Violation)
+        .where(Violation.person_id == person.id)
+        .options(selectinload(Violation.rule))
+    )
     return list(db.session.scalars(visible_to(query, user).order_by(Violation.occurred_at.desc())))
 
 
@@ -925,20 +938,19 @@ def active_sanctions(person_ids: list[int], today: date | None = None) -> dict[i
     today = today or local_today()
     if not person_ids:
         return {}
-    rows = db.session.scalars(
-        select(Violation).where(
-            Violation.person_id.in_(person_ids),
-            Violation.status.in_(
-                [ViolationStatus.UPHELD, ViolationStatus.APPEALED, ViolationStatus.APPEAL_UPHELD]
-            ),
-            Violation.sanction.in_(
-                [Sanction.PRIVILEGE_RESTRICTION, Sanction.TRANSFER_TO_DETENTION]
-            ),
-            Violation.sanction_starts_on <= today,
-            Violation.sanction_ends_on >= today,
-        )
-    )
-    return {row.person_id: row for row in rows}
+    # Found through the people (a page holds few, each with few violations) and
+    # sifted here: a planner that judged the sanction dates more selective would
+    # otherwise read every violation still running anywhere.
+    rows = db.session.scalars(select(Violation).where(Violation.person_id.in_(person_ids)))
+    running = (ViolationStatus.UPHELD, ViolationStatus.APPEALED, ViolationStatus.APPEAL_UPHELD)
+    restricting = (Sanction.PRIVILEGE_RESTRICTION, Sanction.TRANSFER_TO_DETENTION)
+    return {
+        row.person_id: row
+        for row in rows
+        if row.status in running
+        and row.sanction in restricting
+        and row.sanction_starts_on <= today <= row.sanction_ends_on
+    }
 
 
 def local_occurred(violation: Violation) -> datetime:

@@ -62,8 +62,8 @@ def get_violation_or_404(violation_id: int) -> Violation:
 
 
 def _centre_placements():
-    return db.session.scalars(
-        select(Placement)
+    return db.session.execute(
+        select(Placement.id, Placement.name)
         .where(Placement.is_active.is_(True), Placement.kind == PlacementKind.CENTRE)
         .order_by(Placement.name)
     ).all()
@@ -83,8 +83,8 @@ def _log_filter(form: LogFilterForm) -> services.LogFilter:
 
 def _log_form():
     rules = db.session.scalars(select(HouseRule).order_by(HouseRule.code)).all()
-    placements = db.session.scalars(select(Placement).order_by(Placement.name)).all()
-    return LogFilterForm(request.args, rules=rules, placements=placements)
+    placements = db.session.execute(select(Placement.id, Placement.name).order_by(Placement.name))
+    return LogFilterForm(request.args, rules=rules, placements=placements.all())
 
 
 @bp.route("/")

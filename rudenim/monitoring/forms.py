@@ -9,14 +9,13 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
-    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rudenim.forms import OptionalChoice
+from rudenim.forms import OptionalChoice, SelectField
 
 
 def category_choices():

@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.cases.models import CustodyStatus, Person, Placement
@@ -235,6 +235,7 @@ def active_flags_for(person_ids: list[int], day: date | None = None) -> dict[int
         select(MonitoringFlag)
         .join(MonitoringPeriod, MonitoringPeriod.id == MonitoringFlag.period_id)
         .where(MonitoringFlag.person_id.in_(person_ids), _active_flag_condition(day))
+        .options(contains_eager(MonitoringFlag.period))
         .order_by(MonitoringFlag.decided_on)
     )
     return {flag.person_id: flag for flag in rows}
@@ -442,6 +443,7 @@ def checkins_of(person: Person, limit: int = 50) -> list[CheckIn]:
         db.session.scalars(
             select(CheckIn)
             .where(CheckIn.person_id == person.id)
+            .options(selectinload(CheckIn.recorded_by))
             .order_by(CheckIn.checked_at.desc())
             .limit(limit)
         )
@@ -658,6 +660,7 @@ def flags_of(person: Person) -> list[MonitoringFlag]:
         db.session.scalars(
             select(MonitoringFlag)
             .where(MonitoringFlag.person_id == person.id)
+            .options(selectinload(MonitoringFlag.period))
             .order_by(MonitoringFlag.proposed_at.desc())
         )
     )

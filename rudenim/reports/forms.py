@@ -1,9 +1,9 @@
 """Forms of the reports: the export request."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
 
 from rudenim.cases.forms import BoardFilterForm
+from rudenim.forms import SelectField
 
 
 class ExportForm(BoardFilterForm):

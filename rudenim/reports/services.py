@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from sqlalchemy import and_, case, func, insert, literal, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.services import record_event
 from rudenim.cases import nationalities
@@ -335,6 +335,7 @@ def disclosures_of(person_id: int) -> list[Disclosure]:
             select(Disclosure)
             .join(DisclosedPerson, DisclosedPerson.disclosure_id == Disclosure.id)
             .where(DisclosedPerson.person_id == person_id)
+            .options(selectinload(Disclosure.exported_by))
             .order_by(Disclosure.exported_at.desc())
         )
     )
