@@ -214,6 +214,8 @@ class Violation(_AboutPerson, db.Model):
     __table_args__ = (
         Index("ix_violation_person", "person_id", "occurred_at"),
         Index("ix_violation_status_occurred", "status", "occurred_at"),
+        # The log filtered by status and severity: its count from the index alone.
+        Index("ix_violation_status_severity", "status", "severity", "occurred_at"),
         Index("ix_violation_occurred", "occurred_at"),
     )
 
