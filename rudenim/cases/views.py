@@ -573,12 +573,21 @@ def board():
     query, _track, _status = verification.board_query(criteria)
     per_page = request.args.get("per_page", 50, type=int)
     per_page = per_page if per_page in PAGE_SIZES else 50
+    counts = verification.board_counts(criteria)
+    # The counts per status already hold the number of people listed (except
+    # for "stalled only"): no second pass over them to count the pages.
+    total = None
+    if not criteria.stalled_only:
+        total = sum(counts[status] for status in criteria.statuses or VerificationStatus)
     page = db.paginate(
         query.options(*services.list_options()),
         page=page_number(),
         per_page=per_page,
         error_out=False,
+        count=total is None,
     )
+    if total is not None:
+        page.total = total
     rows = list(zip(page.items, _tracks_for(page, criteria.agency), strict=True))
     args = {
         key: request.args.getlist(key)
@@ -591,7 +600,7 @@ def board():
         criteria=criteria,
         page=page,
         rows=rows,
-        counts=verification.board_counts(criteria),
+        counts=counts,
         args=args,
         bulk_form=BulkStepForm(agency=criteria.agency.value, formdata=None),
         stalled_days=verification.stalled_days(),
