@@ -83,7 +83,7 @@ class Bench:
         from rudenim.audit.context import Actor, acting_as
         from rudenim.auth.services import find_user, set_password
         from rudenim.demo import ensure_demo_accounts, load_demo
-        from rudenim.extensions import db
+        from rudenim.extensions import db, refresh_statistics
 
         if self.url.startswith("sqlite"):
             for suffix in ("", "-wal", "-shm"):
@@ -106,14 +106,7 @@ class Bench:
                 seconds = time.perf_counter() - started
                 set_password(find_user("demo-supervisor"), PASSWORD)
                 db.session.commit()
-            if db.engine.dialect.name == "postgresql":
-                with db.engine.connect() as connection:
-                    connection.execute(text("ANALYZE"))
-                    connection.commit()
-            else:
-                with db.engine.connect() as connection:
-                    connection.exec_driver_sql("ANALYZE")
-                    connection.commit()  # the statistics are written in a transaction
+            refresh_statistics()
             db.engine.dispose()
         return seconds
 

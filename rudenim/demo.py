@@ -3,15 +3,24 @@
 Every person here is invented. Names are drawn from common given and family
 names of each region, with the spelling variants real records show, so search
 and the duplicate check have something realistic to work on. The same seed on
-the same day gives the same records. Rows are written in bulk (Core inserts,
-not the ORM), so the per-row audit hooks do not run: one ``demo_load`` event
-records what was loaded.
+the same day gives the same records. Rows are written in bulk through the
+driver (COPY on PostgreSQL, executemany on SQLite), not the ORM, so the per-row
+audit hooks do not run: one ``demo_load`` event records what was loaded.
+
+On average a person has about 3 custody events, 2 verification tracks of about
+3 steps each, 0.3 violations, 4 check-ins and 2 aliases; 2% of the people are
+flagged in the one demo monitoring period (tests/test_demo.py holds it to that).
 """
 
 import random
 import secrets
+from bisect import bisect
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
+from itertools import accumulate
+from operator import itemgetter
 
 import click
 from flask import current_app
@@ -46,7 +55,7 @@ from rudenim.cases.models import (
 from rudenim.clock import centre_zone, local_today, utcnow
 from rudenim.conduct.models import HouseRule, Sanction, Severity, Violation, ViolationStatus
 from rudenim.errors import DomainError
-from rudenim.extensions import db
+from rudenim.extensions import db, refresh_statistics
 from rudenim.monitoring.models import (
     CheckIn,
     CheckInOutcome,
@@ -56,6 +65,7 @@ from rudenim.monitoring.models import (
     MonitoringPeriod,
     PeriodKind,
 )
+from rudenim.monitoring.services import ROLL_CALL_STATUSES
 from rudenim.reference import load_reference
 
 #: nationality → (share of people, claimed ethnicities with weights)
@@ -181,11 +191,120 @@ LANGUAGES = {
 }  # fmt: skip
 BATCH = 5000
 VS = VerificationStatus
+CS = CustodyStatus
+#: Of all the people loaded, the share with a monitoring flag in the demo period.
+FLAGGED_SHARE = 0.02
 
 
-def _weighted(rng: random.Random, pairs):
-    values, weights = zip(*pairs, strict=True)
-    return rng.choices(values, weights=weights)[0]
+class Draw:
+    """Values with weights, drawn many times (the weights are summed once)."""
+
+    def __init__(self, pairs):
+        self.values = [value for value, _weight in pairs]
+        self.cumulative = list(accumulate(weight for _value, weight in pairs))
+
+    def __call__(self, rng: random.Random):
+        return self.values[bisect(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
+NATIONALITY = Draw([(code, share) for code, (share, _e) in NATIONALITIES.items()])
+ETHNICITY = {code: Draw(pairs) for code, (_share, pairs) in NATIONALITIES.items()}
+FINAL_STATUS = Draw(CURRENT_STATUS)
+#: The legal category of most people; resettlement and removal decide it otherwise.
+CATEGORY = Draw(
+    [
+        (LegalCategory.REFUGEE, 45),
+        (LegalCategory.ASYLUM_SEEKER, 45),
+        (LegalCategory.IMMIGRATION_DETAINEE, 10),
+    ]
+)
+DEPORTEE_CATEGORY = Draw(
+    [(LegalCategory.IMMIGRATION_DETAINEE, 75), (LegalCategory.ASYLUM_SEEKER, 25)]
+)
+
+#: Everyone is detained on arrival; then the stays that lead to the current status.
+ROUTES = {
+    CS.DETAINED: Draw([((), 1)]),
+    CS.COMMUNITY_HOUSING: Draw([((CS.COMMUNITY_HOUSING,), 1)]),
+    CS.HOSPITAL: Draw([((CS.HOSPITAL,), 60), ((CS.COMMUNITY_HOUSING, CS.HOSPITAL), 40)]),
+    CS.ABSCONDED: Draw([((CS.COMMUNITY_HOUSING, CS.ABSCONDED), 80), ((CS.ABSCONDED,), 20)]),
+    **{
+        final: Draw([((CS.COMMUNITY_HOUSING, final), 75), ((final,), 25)])
+        for final in (CS.RESETTLED, CS.VOLUNTARY_RETURN, CS.RELEASED)
+    },
+    CS.DEPORTED: Draw([((CS.DEPORTED,), 1)]),
+    CS.DECEASED: Draw(
+        [((CS.HOSPITAL, CS.DECEASED), 50), ((CS.COMMUNITY_HOUSING, CS.HOSPITAL, CS.DECEASED), 50)]
+    ),
+}
+#: Detours within a stay in detention or housing; each ends in the status it left.
+DETOURS = {
+    CS.DETAINED: Draw([((CS.DETAINED,), 60), ((CS.HOSPITAL, CS.DETAINED), 40)]),
+    CS.COMMUNITY_HOUSING: Draw(
+        [
+            ((CS.COMMUNITY_HOUSING,), 40),
+            ((CS.HOSPITAL, CS.COMMUNITY_HOUSING), 25),
+            ((CS.DETAINED, CS.COMMUNITY_HOUSING), 20),
+            ((CS.ABSCONDED, CS.DETAINED, CS.COMMUNITY_HOUSING), 15),
+        ]
+    ),
+}
+#: Detours a year since arrival, on average: about three custody events a person.
+DETOURS_PER_YEAR = 0.17
+#: A hospital stay lasts a small fraction of a stay elsewhere.
+HOSPITAL_STAY = 0.02
+
+#: UNHCR's refugee status determination by legal category. Refugees were verified
+#: (some on appeal after a first "not verified"); others were not, or not yet.
+UNHCR_PATHS = {
+    LegalCategory.REFUGEE: Draw(
+        [((VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED), 85),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.IN_PROGRESS, VS.VERIFIED), 15)]
+    ),
+    LegalCategory.ASYLUM_SEEKER: Draw(
+        [((VS.REFERRED,), 10),
+         ((VS.REFERRED, VS.IN_PROGRESS), 40),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED), 20),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.IN_PROGRESS), 15),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.CLOSED), 10),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.CLOSED, VS.REFERRED), 5)]
+    ),
+    LegalCategory.IMMIGRATION_DETAINEE: Draw(
+        [((), 25),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED), 40),
+         ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.CLOSED), 35)]
+    ),
+}  # fmt: skip
+#: Nobody is deported while UNHCR examines or has verified their claim (non-refoulement).
+UNHCR_REMOVABLE = Draw(
+    [((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED), 50),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.CLOSED), 50)]
+)  # fmt: skip
+IOM_PATHS = Draw(
+    [((), 3),
+     ((VS.REFERRED,), 5),
+     ((VS.REFERRED, VS.IN_PROGRESS), 22),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED), 55),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED), 5),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.IN_PROGRESS), 5),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED, VS.IN_PROGRESS, VS.VERIFIED), 5)]
+)  # fmt: skip
+#: IOM closes the case of someone it resettled or helped to return home.
+IOM_DEPARTED = Draw(
+    [((VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED, VS.CLOSED), 70),
+     ((VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED), 30)]
+)  # fmt: skip
+
+CHECKINS = Draw([(2, 10), (3, 20), (4, 40), (5, 20), (6, 10)])
+CHECKIN_OUTCOME = Draw(
+    [(CheckInOutcome.PRESENT, 90), (CheckInOutcome.ABSENT, 4), (CheckInOutcome.UNWELL, 5),
+     (CheckInOutcome.REFUSED, 1)]
+)  # fmt: skip
+ALIASES = Draw([(0, 15), (1, 20), (2, 30), (3, 20), (4, 15)])
+LOCATIONS = {
+    CS.DETAINED: ["Blok", "Dapur umum", "Halaman"],
+    CS.COMMUNITY_HOUSING: ["Wisma", "Dapur umum", "Halaman", "Pasar Oesapa"],
+}
 
 
 @dataclass
@@ -199,6 +318,8 @@ class DemoGenerator:
     actor_ids: list[int]
     next_ids: dict = field(default_factory=dict)
     rows: dict = field(default_factory=dict)
+    #: The batch being written in the background, if any.
+    writing: Future | None = None
     counters: dict = field(default_factory=dict)
     totals: dict = field(default_factory=dict)
     identifier_serial: int = 0
@@ -208,6 +329,10 @@ class DemoGenerator:
     supervisor_ids: list[int] = field(default_factory=list)
     person_violations: dict = field(default_factory=dict)
     flag_candidates: list = field(default_factory=list)
+    #: One "recorded at" for the whole load, and the centre's zone, looked up once.
+    now: datetime = field(default_factory=utcnow)
+    zone: tzinfo = field(default_factory=centre_zone)
+    name_keys: dict = field(default_factory=dict)
 
     def next_id(self, model) -> int:
         if model not in self.next_ids:
@@ -219,25 +344,42 @@ class DemoGenerator:
     def add(self, model, row: dict) -> None:
         self.rows.setdefault(model, []).append(row)
 
-    def flush(self) -> None:
+    def flush(self, writer: Executor | None = None) -> None:
+        """Write the rows made so far (after the previous batch, if still being written).
+
+        Given a ``writer``, the batch is written in the background while the
+        next one is made; nothing else may use the session until the next plain
+        ``flush()``, which waits for it.
+        """
+        rows, self.rows = self.rows, {}
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            writing.result()
         connection = db.session.connection()
-        for model in INSERT_ORDER + [m for m in self.rows if m not in INSERT_ORDER]:
-            rows = self.rows.get(model)
-            if rows:
-                # executemany needs the same keys in every row.
-                keys = set().union(*rows)
-                rows = [row if len(row) == len(keys) else dict.fromkeys(keys) | row for row in rows]
-                connection.execute(insert(model), rows)
-                self.totals[model.__tablename__] = self.totals.get(model.__tablename__, 0) + len(
-                    rows
-                )
-        self.rows.clear()
+        if writer is None:
+            self._write(connection, rows)
+        else:
+            self.writing = writer.submit(self._write, connection, rows)
+
+    def _write(self, connection, rows: dict) -> None:
+        for model in INSERT_ORDER + [m for m in rows if m not in INSERT_ORDER]:
+            if rows.get(model):
+                _bulk_insert(connection, model.__table__, rows[model])
+                name = model.__tablename__
+                self.totals[name] = self.totals.get(name, 0) + len(rows[model])
+
+    def name_key(self, name: str) -> str:
+        """``names.name_key``, remembered: the same names come back again and again."""
+        key = self.name_keys.get(name)
+        if key is None:
+            key = self.name_keys[name] = names.name_key(name)
+        return key
 
     def person(self) -> dict:
         rng = self.rng
-        nationality = _weighted(rng, [(code, share) for code, (share, _e) in NATIONALITIES.items()])
-        ethnicity = _weighted(rng, NATIONALITIES[nationality][1])
-        sex = rng.choices(["male", "female"], weights=[68, 32])[0]
+        nationality = NATIONALITY(rng)
+        ethnicity = ETHNICITY[nationality](rng)
+        sex = "male" if rng.random() < 0.68 else "female"
         style = NAME_STYLE.get(nationality, "muslim")
         given = rng.choice(GIVEN[f"{style}_{'m' if sex == 'male' else 'f'}"])
         family = rng.choice(FAMILY[nationality])
@@ -257,7 +399,7 @@ class DemoGenerator:
             birth = arrived - timedelta(days=rng.randint(30, 300))
         person_id = self.next_id(Person)
         year = arrived.year
-        self.counters[year] = self.counters.get(year, self._counter_start(year)) + 1
+        self.counters[year] = self.counters.get(year, 0) + 1
         case_number = f"{self.site}-{year}-{self.counters[year]:04d}"
         vulnerabilities = []
         age_now = (self.today - birth).days // 365
@@ -284,19 +426,12 @@ class DemoGenerator:
             if earlier["status"] != final["status"]:
                 break
             status_since = earlier["effective_on"]
-        category = rng.choices(
-            [
-                LegalCategory.REFUGEE,
-                LegalCategory.ASYLUM_SEEKER,
-                LegalCategory.IMMIGRATION_DETAINEE,
-            ],
-            weights=[45, 45, 10],
-        )[0]
+        category = self._legal_category(final["status"])
         row = {
             "id": person_id,
             "case_number": case_number,
             "full_name": full_name,
-            "name_key": names.name_key(full_name),
+            "name_key": self.name_key(full_name),
             "sex": sex,
             "date_of_birth": birth,
             "is_birth_date_estimated": estimated,
@@ -311,8 +446,8 @@ class DemoGenerator:
             "placement_id": final["placement_id"],
             "status_since": status_since,
             "is_in_care": final["status"].is_in_care,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
+            "created_at": self.now,
+            "updated_at": self.now,
             "version": 1,
         }
         self.add(Person, row)
@@ -326,7 +461,7 @@ class DemoGenerator:
             self.add(
                 Alias,
                 {"id": self.next_id(Alias), "person_id": person_id, "name": alias,
-                 "name_key": names.name_key(alias)},
+                 "name_key": self.name_key(alias)},
             )  # fmt: skip
         if category != LegalCategory.IMMIGRATION_DETAINEE or rng.random() < 0.3:
             self.identifier_serial += 1
@@ -345,72 +480,102 @@ class DemoGenerator:
                  "kind": IdentifierKind.IOM_CASE, "value": value,
                  "value_key": names.normalise_identifier(value)},
             )  # fmt: skip
-        self._verification(person_id, arrived, category)
-        if row["is_in_care"]:
-            self._checkins(row)
-        self._violations(row)
+        left_on = self.today if row["is_in_care"] else final["effective_on"]
+        self._verification(person_id, arrived, category, final["status"], left_on)
+        stays = self._stays(events)
+        self._checkins(row, stays)
+        self._violations(row, stays)
         return row
 
-    def _checkins(self, row: dict) -> None:
-        """About four check-ins for people in housing or detention, the last weeks."""
+    def _legal_category(self, status: CustodyStatus) -> LegalCategory:
+        if status is CS.RESETTLED:  # resettlement is for recognised refugees
+            return LegalCategory.REFUGEE
+        if status is CS.DEPORTED:
+            return DEPORTEE_CATEGORY(self.rng)
+        return CATEGORY(self.rng)
+
+    def _stays(self, events: list[dict]) -> list[tuple]:
+        """Stretches in housing or detention: (first day, days, status, placement).
+
+        A stretch ends the day before the next change (or yesterday, if it is
+        the current one), so check-ins and incidents on its days fall inside it.
+        """
+        stays = []
+        for event, following in zip(events, [*events[1:], None], strict=True):
+            if event["status"] not in ROLL_CALL_STATUSES:
+                continue
+            start = event["effective_on"]
+            days = ((following["effective_on"] if following else self.today) - start).days
+            if days > 0:
+                stays.append((start, days, event["status"], event["placement_id"]))
+        return stays
+
+    def _days_in(self, stays: list[tuple], count: int) -> list[tuple]:
+        """Up to ``count`` different days within ``stays``, in order, with their stay."""
+        total = sum(days for _start, days, _status, _placement in stays)
+        picked = sorted(self.rng.sample(range(total), min(count, total)))
+        result, index, before = [], 0, 0
+        for offset in picked:
+            while offset >= before + stays[index][1]:
+                before += stays[index][1]
+                index += 1
+            start, _days, status, placement = stays[index]
+            result.append((start + timedelta(days=offset - before), status, placement))
+        return result
+
+    def _checkins(self, row: dict, stays: list[tuple]) -> None:
+        """About four check-ins a person, on days they were in housing or detention:
+        the last weeks for those there now, their earlier stays for the others."""
         rng = self.rng
-        if row["custody_status"] not in (
-            CustodyStatus.COMMUNITY_HOUSING,
-            CustodyStatus.DETAINED,
-        ):
-            return
-        start = max(row["status_since"], self.today - timedelta(days=150))
-        span = (self.today - start).days
-        if span <= 0:
-            return
-        for _n in range(rng.choices([2, 3, 4, 5, 6], weights=[10, 20, 40, 20, 10])[0]):
-            day = start + timedelta(days=rng.randint(0, span - 1))
-            outcome = rng.choices(
-                [CheckInOutcome.PRESENT, CheckInOutcome.ABSENT, CheckInOutcome.UNWELL,
-                 CheckInOutcome.REFUSED],
-                weights=[90, 4, 5, 1],
-            )[0]  # fmt: skip
-            at = datetime.combine(day, time(9, rng.randint(0, 59)), tzinfo=centre_zone())
-            absent = outcome is CheckInOutcome.ABSENT
-            followed = absent and rng.random() < 0.8
+        if row["custody_status"] in ROLL_CALL_STATUSES:
+            since = self.today - timedelta(days=150)
+            recent = []
+            for start, days, status, placement in stays:
+                end = start + timedelta(days=days)
+                if end > since:
+                    recent.append(
+                        (max(start, since), (end - max(start, since)).days, status, placement)
+                    )
+            stays = recent or stays
+        for day, _status, placement in self._days_in(stays, CHECKINS(rng)):
+            outcome = CHECKIN_OUTCOME(rng)
+            at = datetime.combine(day, time(9, rng.randint(0, 59)), tzinfo=self.zone)
+            # An absence stays open until followed up: only recent ones still are.
+            age = (self.today - day).days
+            followed = (
+                outcome is CheckInOutcome.ABSENT and age > 1 and (age > 30 or rng.random() < 0.8)
+            )
             self.add(
                 CheckIn,
                 {
                     "id": self.next_id(CheckIn),
                     "person_id": row["id"],
-                    "placement_id": row["placement_id"],
+                    "placement_id": placement,
                     "checked_at": at,
                     "outcome": outcome,
                     "note": "",
                     "recorded_by_id": rng.choice(self.actor_ids),
-                    "followed_up_at": at + timedelta(days=1)
-                    if followed and outcome is CheckInOutcome.ABSENT
-                    else None,
-                    "followed_up_by_id": rng.choice(self.actor_ids)
-                    if followed and outcome is CheckInOutcome.ABSENT
-                    else None,
+                    "followed_up_at": at + timedelta(days=1) if followed else None,
+                    "followed_up_by_id": rng.choice(self.actor_ids) if followed else None,
                     "follow_up_note": "Found at the housing site the next day"
-                    if followed and outcome is CheckInOutcome.ABSENT
+                    if followed
                     else None,
                 },
             )
 
-    def _violations(self, row: dict) -> None:
+    def _violations(self, row: dict, stays: list[tuple]) -> None:
         """On average 0.3 violations a person, at every step of the process."""
         rng = self.rng
-        if not self.rules or rng.random() >= 0.26:
+        if not self.rules or not stays or rng.random() >= 0.26:
             return
-        for _n in range(rng.choices([1, 2], weights=[85, 15])[0]):
-            self._violation(row)
+        for _n in range(1 if rng.random() < 0.85 else 2):
+            self._violation(row, stays)
 
-    def _violation(self, row: dict) -> None:
+    def _violation(self, row: dict, stays: list[tuple]) -> None:
         rng = self.rng
-        span = (self.today - row["arrived_on"]).days
-        if span < 10:
-            return
-        occurred_day = row["arrived_on"] + timedelta(days=rng.randint(1, span - 1))
+        [(occurred_day, where, _placement)] = self._days_in(stays, 1)
         occurred = datetime.combine(
-            occurred_day, time(rng.randint(6, 23), rng.randint(0, 59)), tzinfo=centre_zone()
+            occurred_day, time(rng.randint(6, 23), rng.randint(0, 59)), tzinfo=self.zone
         )
         rule_id, code, allowed = rng.choice(self.rules)
         reporter = rng.choice(self.officer_ids or self.actor_ids)
@@ -429,7 +594,7 @@ class DemoGenerator:
             "person_id": row["id"],
             "rule_id": rule_id,
             "occurred_at": occurred,
-            "location": rng.choice(["Wisma", "Blok", "Dapur umum", "Halaman", "Pasar Oesapa"]),
+            "location": rng.choice(LOCATIONS[where]),
             "description": "Synthetic demo incident.",
             "witnesses": "",
             "severity": rng.choice(list(Severity)),
@@ -459,7 +624,7 @@ class DemoGenerator:
             decider = rng.choice(deciders)
             violation.update(
                 decided_by_id=decider,
-                decided_at=datetime.combine(decided_on, time(11), tzinfo=centre_zone()),
+                decided_at=datetime.combine(decided_on, time(11), tzinfo=self.zone),
                 decided_on=decided_on,
                 reasons="Synthetic demo decision with written reasons.",
             )
@@ -487,39 +652,46 @@ class DemoGenerator:
                     appeal_recorded_by_id=decider,
                     appeal_decided_by_id=rng.choice(second),
                     appeal_decided_at=datetime.combine(
-                        decided_on + timedelta(days=5), time(10), tzinfo=centre_zone()
+                        decided_on + timedelta(days=5), time(10), tzinfo=self.zone
                     ),
                     appeal_reasons="Synthetic demo appeal decision.",
                 )
         self.add(Violation, violation)
         self.person_violations.setdefault(row["id"], []).append(violation)
 
-    def _verification(self, person_id: int, arrived: date, category: LegalCategory) -> None:
-        """UNHCR and IOM tracks consistent with the legal category."""
+    def _verification(
+        self,
+        person_id: int,
+        arrived: date,
+        category: LegalCategory,
+        status: CustodyStatus,
+        until: date,
+    ) -> None:
+        """UNHCR and IOM tracks consistent with the legal category and custody.
+
+        Each step follows ``VERIFICATION_STEPS`` and lies before ``until`` (the
+        day someone left care, or today).
+        """
         rng = self.rng
-        unhcr_path = {
-            LegalCategory.REFUGEE: [VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED],
-            LegalCategory.ASYLUM_SEEKER: rng.choice(
-                [[VS.REFERRED], [VS.REFERRED, VS.IN_PROGRESS],
-                 [VS.REFERRED, VS.IN_PROGRESS, VS.NOT_VERIFIED]]
-            ),
-            LegalCategory.IMMIGRATION_DETAINEE: [],
-        }[category]  # fmt: skip
-        iom_path = rng.choice(
-            [[], [VS.REFERRED], [VS.REFERRED, VS.IN_PROGRESS],
-             [VS.REFERRED, VS.IN_PROGRESS, VS.VERIFIED]]
-        )  # fmt: skip
+        if status is CS.DEPORTED and category is LegalCategory.ASYLUM_SEEKER:
+            unhcr_path = UNHCR_REMOVABLE(rng)
+        else:
+            unhcr_path = UNHCR_PATHS[category](rng)
+        departed = status in (CS.RESETTLED, CS.VOLUNTARY_RETURN)
+        iom_path = (IOM_DEPARTED if departed else IOM_PATHS)(rng)
+        span = max(0, (until - arrived).days)
         for agency, path in ((Agency.UNHCR, unhcr_path), (Agency.IOM, iom_path)):
             if not path:
                 continue
-            span = max(1, (self.today - arrived).days)
             days = sorted(rng.randint(0, span) for _ in path)
             reference = (
                 f"{'UNHCR' if agency is Agency.UNHCR else 'IOM'}-{arrived.year}-{person_id:07d}"
             )
+            reference_key = names.normalise_identifier(reference)
             track_id = self.next_id(VerificationTrack)
             previous = VS.NOT_REFERRED
-            for status, offset in zip(path, days, strict=True):
+            for step, offset in zip(path, days, strict=True):
+                verified = step is VS.VERIFIED
                 self.add(
                     VerificationEvent,
                     {
@@ -528,18 +700,18 @@ class DemoGenerator:
                         "person_id": person_id,
                         "agency": agency,
                         "from_status": previous,
-                        "to_status": status,
+                        "to_status": step,
                         "occurred_on": arrived + timedelta(days=offset),
-                        "reference": reference if status is VS.VERIFIED else None,
-                        "reference_key": (
-                            names.normalise_identifier(reference) if status is VS.VERIFIED else None
-                        ),
+                        "reference": reference if verified else None,
+                        "reference_key": reference_key if verified else None,
                         "note": "",
                         "recorded_by_id": rng.choice(self.actor_ids) if self.actor_ids else None,
-                        "recorded_at": utcnow(),
+                        "recorded_at": self.now,
                     },
                 )
-                previous = status
+                previous = step
+            # The track keeps the reference recorded with the verified step.
+            verified = VS.VERIFIED in path
             self.add(
                 VerificationTrack,
                 {
@@ -548,16 +720,10 @@ class DemoGenerator:
                     "agency": agency,
                     "status": previous,
                     "status_on": arrived + timedelta(days=days[-1]),
-                    "reference": reference if previous is VS.VERIFIED else None,
-                    "reference_key": (
-                        names.normalise_identifier(reference) if previous is VS.VERIFIED else None
-                    ),
+                    "reference": reference if verified else None,
+                    "reference_key": reference_key if verified else None,
                 },
             )
-
-    def _counter_start(self, year: int) -> int:
-        counter = db.session.get(CaseNumberCounter, (self.site, year))
-        return counter.last if counter else 0
 
     def _aliases(self, full_name, given, family, nationality) -> list[str]:
         rng = self.rng
@@ -567,7 +733,10 @@ class DemoGenerator:
             "Ahmad": ["Ahmed"], "Nur": ["Noor"], "Yusuf": ["Yousef", "Yosuf"],
             "Abdul": ["Abdoul"], "Rahman": ["Rehman"], "Fatima": ["Fatema"],
         }  # fmt: skip
-        for _ in range(rng.choices([0, 1, 2, 3, 4], weights=[15, 20, 30, 20, 15])[0]):
+        wanted = ALIASES(rng)
+        for _attempt in range(4 * wanted):  # a few tries: a draw may repeat a name
+            if len(result) == wanted:
+                break
             choice = rng.random()
             if choice < 0.4 and given in variants:
                 alias = full_name.replace(given, rng.choice(variants[given]), 1)
@@ -580,41 +749,59 @@ class DemoGenerator:
         return result
 
     def _custody_history(self, arrived: date) -> list[dict]:
+        """Detained on arrival, then the stays (with detours) that lead to a drawn
+        current status; a detour is a move, a hospital stay, a spell back in
+        detention or an absconding, and ends in the status it left."""
         rng = self.rng
-        final = _weighted(rng, CURRENT_STATUS)
+        final = FINAL_STATUS(rng)
         span = (self.today - arrived).days
+        stages = (CS.DETAINED, *ROUTES[final](rng))
+        stays = [index for index, status in enumerate(stages) if status in DETOURS]
+        detours = [0] * len(stages)
+        for _n in range(int(rng.uniform(0, 2) * DETOURS_PER_YEAR * span / 365 + rng.random())):
+            detours[rng.choice(stays)] += 1
+        path = []
+        for stage, count in zip(stages, detours, strict=True):
+            path.append(stage)
+            for _n in range(count):
+                path.extend(DETOURS[stage](rng))
+        # How long each status lasted, scaled to the time since arrival.
+        lengths = [
+            rng.expovariate(1) * (HOSPITAL_STAY if status is CS.HOSPITAL else 1) for status in path
+        ]
+        scale = span / sum(lengths)
         actor = rng.choice(self.actor_ids) if self.actor_ids else None
-        steps = [(CustodyStatus.DETAINED, 0)]
-        path_by_final = {
-            CustodyStatus.COMMUNITY_HOUSING: [CustodyStatus.COMMUNITY_HOUSING],
-            CustodyStatus.DETAINED: rng.choice(
-                [[], [CustodyStatus.HOSPITAL, CustodyStatus.DETAINED]]
-            ),
-            CustodyStatus.HOSPITAL: [CustodyStatus.HOSPITAL],
-            CustodyStatus.ABSCONDED: [CustodyStatus.COMMUNITY_HOUSING, CustodyStatus.ABSCONDED],
-        }
-        path = path_by_final.get(final, [CustodyStatus.COMMUNITY_HOUSING, final])
-        if final is CustodyStatus.DETAINED and not path and rng.random() < 0.4:
-            path = [CustodyStatus.DETAINED]  # a move between blocks
-        offsets = sorted(rng.randint(1, max(1, span)) for _ in path)
-        steps += list(zip(path, offsets, strict=True))
         events = []
-        for status, offset in steps:
+        elapsed = 0.0
+        previous, placement = None, None
+        for status, length in zip(path, lengths, strict=True):
+            offset = int(elapsed * scale)
+            elapsed += length
             kind = status.placement_kind
-            placement = (
-                rng.choice(self.placements[kind]) if kind and self.placements[kind] else None
-            )
+            options = self.placements[kind] if kind else []
+            if status is previous:  # a move: another block or housing site
+                if len(options) < 2:
+                    continue
+                moved_to = rng.choice(options)
+                while moved_to == placement:
+                    moved_to = rng.choice(options)
+                placement = moved_to
+            else:
+                placement = rng.choice(options) if options else None
             events.append(
                 {
                     "status": status,
                     "placement_id": placement,
                     "effective_on": arrived + timedelta(days=offset),
-                    "reason": REASONS.get(status, "Recorded"),
+                    "reason": MOVE_REASONS[status]
+                    if status is previous
+                    else RETURN_REASONS.get((previous, status), REASONS[status]),
                     "is_reopening": False,
                     "recorded_by_id": actor,
-                    "recorded_at": utcnow(),
+                    "recorded_at": self.now,
                 }
             )
+            previous = status
         return events
 
 
@@ -629,6 +816,18 @@ REASONS = {
     CustodyStatus.DEPORTED: "Removed after final negative decision",
     CustodyStatus.DECEASED: "Died in hospital",
 }
+#: Where the usual reason above does not fit the step.
+RETURN_REASONS = {
+    (CS.HOSPITAL, CS.DETAINED): "Discharged from hospital, back in the centre",
+    (CS.HOSPITAL, CS.COMMUNITY_HOUSING): "Discharged from hospital, back in community housing",
+    (CS.COMMUNITY_HOUSING, CS.DETAINED): "Returned to the centre pending a review",
+    (CS.ABSCONDED, CS.DETAINED): "Found and returned to the centre",
+    (CS.DETAINED, CS.ABSCONDED): "Left the centre without permission",
+}
+MOVE_REASONS = {
+    CustodyStatus.DETAINED: "Moved to another block",
+    CustodyStatus.COMMUNITY_HOUSING: "Moved to another housing site",
+}
 INSERT_ORDER = [
     Person,
     CustodyEvent,
@@ -641,6 +840,89 @@ INSERT_ORDER = [
     Violation,
     MonitoringFlag,
 ]
+
+
+@contextmanager
+def _roomy_cache(connection):
+    """On SQLite, a 256 MB page cache while loading (then the usual one again): a
+    large load's indexes outgrow the default 2 MB, and each miss costs a read."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    usual = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(usual)}")
+
+
+def _shareable(connection) -> bool:
+    """Whether another thread may write through this connection (an in-memory
+    SQLite database belongs to the thread that opened it)."""
+    url = connection.engine.url
+    return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
+
+def _bulk_insert(connection, table, rows: list[dict]) -> None:
+    """Write ``rows`` through the driver: COPY on PostgreSQL, one executemany on SQLite.
+
+    Core's insert spends more time per row than the database does; here each
+    value goes only through its column's own bind processor, so it is stored
+    exactly as the ORM would store it.
+    """
+    keys = set().union(*rows)
+    if unknown := keys - set(table.columns.keys()):
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    if any(len(row) != len(keys) for row in rows):
+        blank = dict.fromkeys(keys)
+        rows = [row if len(row) == len(keys) else blank | row for row in rows]
+    dialect = connection.dialect
+    columns = [column for column in table.columns if column.key in keys]
+    values = itemgetter(*(column.key for column in columns))
+    processors = [
+        (index, process)
+        for index, column in enumerate(columns)
+        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+
+    def records():
+        # Most values repeat (statuses, days, the load's own timestamp): process each once.
+        seen = [{} for _processor in processors]
+        for row in rows:
+            record = list(values(row))
+            for (index, process), done in zip(processors, seen, strict=True):
+                value = record[index]
+                if value is not None:
+                    stored = done.get(value)
+                    if stored is None:
+                        stored = done[value] = process(value)
+                    record[index] = stored
+            yield record
+
+    quote = dialect.identifier_preparer.quote
+    names_sql = ", ".join(quote(column.name) for column in columns)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {quote(table.name)} ({names_sql}) FROM STDIN") as copy:
+                for record in records():
+                    copy.write_row(record)
+        finally:
+            cursor.close()
+    elif dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO {quote(table.name)} ({names_sql}) VALUES ({marks})",  # noqa: S608
+                records(),
+            )
+        finally:
+            cursor.close()
+    else:
+        connection.execute(insert(table), rows)
+
 
 DEMO_ACCOUNTS = [
     ("demo-officer", Role.OFFICER, "Petugas Demo"),
@@ -699,8 +981,8 @@ def _catalogue() -> list:
     return sorted(rules)
 
 
-def _demo_period_and_flags(generator: DemoGenerator) -> None:
-    """An active election period and flags on about 2% of the people in care."""
+def _demo_period_and_flags(generator: DemoGenerator, flagged: int) -> None:
+    """An active election period, and flags on ``flagged`` people in housing or detention."""
     rng, today = generator.rng, generator.today
     period = MonitoringPeriod(
         name=f"Pilkada {today.year} (demo)",
@@ -730,15 +1012,14 @@ def _demo_period_and_flags(generator: DemoGenerator) -> None:
         ),  # noqa: E501
     ]
     supervisors = generator.supervisor_ids
-    for person_id in generator.flag_candidates:
-        if rng.random() >= 0.02:
-            continue
+    candidates = generator.flag_candidates
+    for person_id in sorted(rng.sample(candidates, min(flagged, len(candidates)))):
         category, reason, handling = rng.choice(categories)
         proposer = rng.choice(generator.officer_ids or generator.actor_ids)
         deciders = [u for u in supervisors if u != proposer]
         if not deciders:
             return
-        decided_on = today - timedelta(days=rng.randint(0, 9))
+        decided_on = today - timedelta(days=rng.randint(1, 9))
         generator.add(
             MonitoringFlag,
             {
@@ -785,14 +1066,29 @@ def load_demo(people: int, seed: int, today: date | None = None) -> dict[str, in
         supervisor_ids=[user_id for user_id, role in users if role is Role.SUPERVISOR],
         rules=_catalogue(),
     )
-    for index in range(people):
-        row = generator.person()
-        if row["is_in_care"]:
-            generator.flag_candidates.append(row["id"])
-        if (index + 1) % BATCH == 0:
-            generator.flush()
-    generator.flush()
-    _demo_period_and_flags(generator)
+    # What the generator would otherwise look up while a batch is being written.
+    site = generator.site
+    generator.counters = dict(
+        db.session.execute(
+            select(CaseNumberCounter.year, CaseNumberCounter.last).where(
+                CaseNumberCounter.site == site
+            )
+        ).all()
+    )
+    for model in INSERT_ORDER:
+        if "id" in model.__table__.columns:
+            generator.next_ids[model] = db.session.scalar(select(func.max(model.id))) or 0
+    connection = db.session.connection()
+    with _roomy_cache(connection), ThreadPoolExecutor(max_workers=1) as writer:
+        background = writer if _shareable(connection) else None
+        for index in range(people):
+            row = generator.person()
+            if row["custody_status"] in ROLL_CALL_STATUSES:
+                generator.flag_candidates.append(row["id"])
+            if (index + 1) % BATCH == 0:
+                generator.flush(background)
+        generator.flush()
+    _demo_period_and_flags(generator, flagged=max(1, round(people * FLAGGED_SHARE)))
     generator.flush()
     _advance_sequences(generator)
     _save_counters(generator)
@@ -852,6 +1148,7 @@ def load(people, seed, accounts):
             db.session.rollback()
             raise click.ClickException(str(exc)) from None
         db.session.commit()
+    refresh_statistics()  # so the planner knows the tables are no longer empty
     for table, count in totals.items():
         click.echo(f"{table}: {count} rows")
     if credentials:

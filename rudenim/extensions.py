@@ -71,3 +71,15 @@ def _begin_immediate_on_sqlite(connection):
 def read_only_connection():
     """A connection of its own for long reads (streamed exports); it never writes."""
     return db.engine.connect().execution_options(rudenim_read_only=True)
+
+
+def refresh_statistics() -> None:
+    """Let the query planner know the tables' sizes again (ANALYZE).
+
+    After a bulk load or a large import the planner's picture is stale or, on a
+    new SQLite file, missing, and it may then walk a whole index where a few
+    lookups would do. PostgreSQL's autovacuum does this by itself later.
+    """
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
