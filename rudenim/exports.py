@@ -28,15 +28,20 @@ def xlsx_row(cells: Iterable) -> list:
     ]
 
 
-def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
+def csv_stream(
+    header: list[str], rows: Iterable[list], *, neutralised: bool = False
+) -> Iterator[bytes]:
     """UTF-8 CSV with a BOM (so spreadsheet programs read it right), produced a
-    chunk of rows at a time; every cell neutralised."""
+    chunk of rows at a time; every cell neutralised (here, unless the caller
+    says its rows already are)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([neutralise(cell) for cell in header])
+    if not neutralised:
+        rows = ([neutralise(cell) for cell in row] for row in rows)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(cell) for cell in row])
+        writer.writerow(row)
         if count % CHUNK_ROWS == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
