@@ -36,6 +36,8 @@ PASSWORD = "bench password that is long enough"  # noqa: S105  (a throwaway data
 #: Floors below this (milliseconds) are taken as this in ratios, so that a page
 #: whose SQL costs almost nothing is not judged by the timer's noise.
 FLOOR_MIN_MS = 1.0
+#: How often pages over the limit are measured again before the check fails.
+RETRIES = 2
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -147,7 +149,8 @@ class Bench:
             "dashboard": "/",
         }
 
-    def measure_pages(self) -> None:
+    def measure_pages(self, only: list[str] | None = None) -> None:
+        """Each page (or those named in ``only``) against its own SQL, into results."""
         from sqlalchemy import event
 
         from rudenim.extensions import db
@@ -161,6 +164,8 @@ class Bench:
         with app.app_context():
             engine = db.engine
         for name, url in self.pages().items():
+            if only is not None and name not in only:
+                continue
             for _n in range(10):  # warm-up
                 assert client.get(url).status_code == 200, (name, url)
             statements = []
@@ -476,18 +481,35 @@ def main() -> int:
     if not args.skip_http:
         bench.measure_export_memory()
         bench.measure_http()
+    failures = regressions(bench, args.check) if args.check else []
     out = args.out or ROOT / "bench" / "results" / f"{date.today().isoformat()}-{database}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(bench.results, indent=2) + "\n")
     print(table(bench.results))
     print(f"results written to {out}")
     shutil.rmtree(work, ignore_errors=True)
-    if args.check:
-        failures = check(bench.results, args.check)
-        for failure in failures:
-            print("REGRESSION", failure)
-        return 1 if failures else 0
-    return 0
+    for failure in failures:
+        print("REGRESSION", failure)
+    return 1 if failures else 0
+
+
+def regressions(bench: Bench, baseline: Path) -> list[str]:
+    """The pages over twice their baseline ratio, each measured up to RETRIES more times."""
+    failures = check(bench.results, baseline)
+    for _attempt in range(RETRIES):
+        if not failures:
+            break
+        # A page another process slowed once is measured again; a regression is a
+        # ratio above the limit every time. The best measurement counts.
+        names = [failure.split(":")[0] for failure in failures]
+        print("measuring again:", ", ".join(names))
+        first = {name: bench.results["pages"][name] for name in names}
+        bench.measure_pages(only=names)
+        for name, page in first.items():
+            if page["ratio_p50"] < bench.results["pages"][name]["ratio_p50"]:
+                bench.results["pages"][name] = page
+        failures = check(bench.results, baseline)
+    return failures
 
 
 if __name__ == "__main__":
