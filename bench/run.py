@@ -317,6 +317,16 @@ class Bench:
                 time.sleep(0.1)
         return process, port
 
+    @staticmethod
+    def csrf_token(port: int, cookie: str, path: str) -> tuple[str, str]:
+        """The CSRF token of the form on ``path``, and the session cookie that holds it."""
+        connection = HTTPConnection("127.0.0.1", port)
+        connection.request("GET", path, headers={"Cookie": cookie})
+        response = connection.getresponse()
+        html = response.read().decode()
+        cookie = (response.getheader("Set-Cookie") or cookie).split(";")[0]
+        return html.split('name="csrf_token" value="')[1].split('"')[0], cookie
+
     def login_cookie(self, port: int) -> str:
         connection = HTTPConnection("127.0.0.1", port)
         connection.request("GET", "/auth/login")
@@ -388,12 +398,14 @@ class Bench:
                     ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=True
                 ).stdout.split()
                 form = {"agency": "unhcr", "profile": "internal", "include_left": "y", **extra}
+                form["csrf_token"], cookie = self.csrf_token(port, cookie, "/cases/verification")
                 connection = HTTPConnection("127.0.0.1", port, timeout=300)
                 connection.request(
                     "POST", "/reports/verification.csv", urllib.parse.urlencode(form),
                     {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
                 )  # fmt: skip
                 response = connection.getresponse()
+                assert response.status == 200, f"export answered {response.status}"
                 rows = response.read().count(b"\n") - 1
                 status = Path(f"/proc/{workers[0]}/status").read_text()
                 peak_kb = int(status.split("VmHWM:")[1].split()[0])
