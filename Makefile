@@ -54,7 +54,7 @@ test: lint
 # Extract new strings and merge them into the catalogues (then translate them).
 messages: install
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output -o rudenim/translations/messages.pot rudenim
-	$(BIN)/pybabel -q update -N -i rudenim/translations/messages.pot -d rudenim/translations
+	$(BIN)/pybabel -q update -N --ignore-obsolete -i rudenim/translations/messages.pot -d rudenim/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -658,12 +659,18 @@ def bulk_verification():
     else:
         db.session.commit()
         if outcome.updated:
-            flash(
-                _("%(n)d people updated.", n=len(outcome.updated)),
-                "success",
-            )
+            count = len(outcome.updated)
+            flash(ngettext("%(num)d person updated.", "%(num)d people updated.", count), "success")
         if outcome.refused:
-            flash(_("%(n)d people were refused; see why below.", n=len(outcome.refused)), "warning")
+            count = len(outcome.refused)
+            flash(
+                ngettext(
+                    "%(num)d person was refused; see why below.",
+                    "%(num)d people were refused; see why below.",
+                    count,
+                ),
+                "warning",
+            )
     return render_template(
         "cases/bulk_result.html",
         outcome=outcome,

@@ -2,6 +2,7 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -165,7 +166,11 @@ def roll_call(placement_id: int):
                 flash(str(exc), "error")
             else:
                 db.session.commit()
-                flash(_("%(n)d check-ins recorded.", n=len(created)), "success")
+                count = len(created)
+                flash(
+                    ngettext("%(num)d check-in recorded.", "%(num)d check-ins recorded.", count),
+                    "success",
+                )
                 return redirect(url_for("monitoring.roll_call", placement_id=placement.id))
         else:
             _flash_roll_call_errors(form, {row.person.id: row.person.case_number for row in rows})

@@ -641,7 +641,7 @@ def test_a_long_printable_list_says_it_is_cut_short(app, client, supervisor, peo
     response = export(client, "print", "internal", vstatus=["referred", "verified"])
 
     text = plain(response.get_data(as_text=True))
-    assert "Only the first 1 people are shown." in text
+    assert "Only the first person is shown." in text
     assert len(table_rows(response.get_data(as_text=True).split('class="print-table"')[1])) == 1
     # The ledger says what the selection was: both people.
     assert ledger(app)[0]["row_count"] == 2
