@@ -80,6 +80,12 @@ def refresh_statistics() -> None:
     new SQLite file, missing, and it may then walk a whole index where a few
     lookups would do. PostgreSQL's autovacuum does this by itself later.
     """
+    if db.engine.dialect.name == "postgresql":
+        # VACUUM too: it marks the freshly written pages all-visible, so counts
+        # can be answered from an index alone. It runs outside a transaction.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+        return
     with db.engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
         connection.commit()
