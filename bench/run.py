@@ -466,10 +466,25 @@ def main() -> int:
     parser.add_argument("--check", type=Path, help="baseline JSON to compare ratios with")
     parser.add_argument("--skip-http", action="store_true", help="no gunicorn measurements")
     parser.add_argument("--out", type=Path, help="where to write the JSON results")
+    parser.add_argument(
+        "--force", action="store_true", help="empty a PostgreSQL database not named *bench*"
+    )
     args = parser.parse_args()
 
+    url = os.environ.get("DATABASE_URL")
+    if url and url.startswith("sqlite"):
+        print("SQLite: the benchmark builds its own file in a temporary folder")
+        url = None
+    if url:
+        # The benchmark drops the database's schema: never the app's own by mistake.
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database or ""
+        if "bench" not in name and not args.force:
+            print(f"refusing to empty database {name!r}: its name lacks 'bench' (--force)")
+            return 2
     work = Path(tempfile.mkdtemp(prefix="rudenim-bench-"))
-    bench = Bench(args.people, os.environ.get("DATABASE_URL"), args.requests, work)
+    bench = Bench(args.people, url, args.requests, work)
     database = "postgresql" if bench.url.startswith("postgresql") else "sqlite"
     print(f"building {args.people} people on {database} …")
     load_seconds = bench.build()
