@@ -43,6 +43,7 @@ from rudenim.cases.models import (
     Identifier,
     IdentifierKind,
     LegalCategory,
+    NameToken,
     Person,
     PersonVulnerability,
     Placement,
@@ -333,6 +334,7 @@ class DemoGenerator:
     now: datetime = field(default_factory=utcnow)
     zone: tzinfo = field(default_factory=centre_zone)
     name_keys: dict = field(default_factory=dict)
+    name_tokens: dict = field(default_factory=dict)
 
     def next_id(self, model) -> int:
         if model not in self.next_ids:
@@ -367,6 +369,13 @@ class DemoGenerator:
                 _bulk_insert(connection, model.__table__, rows[model])
                 name = model.__tablename__
                 self.totals[name] = self.totals.get(name, 0) + len(rows[model])
+
+    def tokens(self, key: str) -> frozenset:
+        """``names.name_tokens``, remembered like the keys."""
+        found = self.name_tokens.get(key)
+        if found is None:
+            found = self.name_tokens[key] = frozenset(names.name_tokens(key))
+        return found
 
     def name_key(self, name: str) -> str:
         """``names.name_key``, remembered: the same names come back again and again."""
@@ -457,12 +466,16 @@ class DemoGenerator:
             )
         for kind in vulnerabilities:
             self.add(PersonVulnerability, {"person_id": person_id, "kind": kind})
+        tokens = set(self.tokens(row["name_key"]))
         for alias in self._aliases(full_name, given, family, nationality):
             self.add(
                 Alias,
                 {"id": self.next_id(Alias), "person_id": person_id, "name": alias,
                  "name_key": self.name_key(alias)},
             )  # fmt: skip
+            tokens |= self.tokens(self.name_key(alias))
+        for token in tokens:  # the search index (services.reindex_names does this in the app)
+            self.add(NameToken, {"person_id": person_id, "token": token})
         if category != LegalCategory.IMMIGRATION_DETAINEE or rng.random() < 0.3:
             self.identifier_serial += 1
             value = f"354-{arrived.strftime('%y')}C{self.identifier_serial:06d}"
@@ -833,6 +846,7 @@ INSERT_ORDER = [
     CustodyEvent,
     PersonVulnerability,
     Alias,
+    NameToken,
     Identifier,
     VerificationTrack,
     VerificationEvent,

@@ -28,6 +28,7 @@ from rudenim.cases.models import (
     CustodyEvent,
     DetentionReview,
     Identifier,
+    NameToken,
     Person,
     VerificationEvent,
     VerificationTrack,
@@ -113,6 +114,8 @@ def run(*, dry_run: bool, today: date | None = None, batch: int = 500) -> Retent
             report.rows[key] = report.rows.get(key, 0) + max(result.rowcount, 0)
 
         count("aliases", connection.execute(delete(Alias).where(Alias.person_id.in_(chunk))))
+        # The search index is made of the names: it goes with them.
+        connection.execute(delete(NameToken).where(NameToken.person_id.in_(chunk)))
         count(
             "identifiers",
             connection.execute(delete(Identifier).where(Identifier.person_id.in_(chunk))),

@@ -48,14 +48,7 @@ class Allowed:
     index_only: bool
 
 
-#: Why a name search reads every name key (of people, and of their other names).
-NAME_SEARCH = (
-    "search matches parts of names (LIKE '%|%word%', LIKE '% word%'), which no B-tree index serves"
-)
-
 ALLOWED = (
-    Allowed("person", r"person\.name_key LIKE", NAME_SEARCH, index_only=False),
-    Allowed("alias", r"alias\.name_key LIKE", NAME_SEARCH, index_only=False),
     Allowed(
         "violation",
         r"GROUP BY violation\.status",

@@ -237,6 +237,24 @@ class Alias(_BelongsToPerson, db.Model):
         return f"<Alias {self.name!r} of {self.person_id}>"
 
 
+class NameToken(db.Model):
+    """The search index of people's names and aliases (``names.name_tokens``).
+
+    Derived from the name keys and rebuilt whenever they change
+    (``services.reindex_names``); it holds no fact of its own, so it is not
+    audited, and retention deletes it with the names.
+    """
+
+    __tablename__ = "name_token"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (Index("ix_name_token_token", "token", "person_id"),)
+
+
 class Identifier(_BelongsToPerson, db.Model):
     """A number an agency or a state gave the person; unique per kind."""
 

@@ -79,6 +79,27 @@ def name_key(name: str) -> str:
     return " ".join(words) + "|" + "".join(words)
 
 
+#: Search tokens are cut at this length (the column's width).
+TOKEN_LENGTH = 200
+
+
+def name_tokens(key: str) -> set[str]:
+    """What the search index holds for a name key: its words, and every ending
+    of the joined form four letters or longer.
+
+    A query word that starts a word of the key starts one of these tokens, and
+    so does a long query word found anywhere in the joined form ("rhmn" in
+    "abdlrhmn"): the index finds every candidate by prefix; the key itself then
+    decides (``services._name_condition``).
+    """
+    words, _bar, joined = key.partition("|")
+    tokens = set(words.split())
+    if joined:
+        tokens.add(joined)
+        tokens.update(joined[start:] for start in range(len(joined) - 3))
+    return {token[:TOKEN_LENGTH] for token in tokens if token}
+
+
 def query_words(query: str) -> list[str]:
     """Skeletons to look for in stored keys: each must occur for a match.
 

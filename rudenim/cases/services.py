@@ -5,8 +5,21 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, exists, func, or_, select, union
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import (
+    Select,
+    and_,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    inspect,
+    intersect,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.audit.services import record_event
@@ -22,6 +35,7 @@ from rudenim.cases.models import (
     Identifier,
     IdentifierKind,
     LegalCategory,
+    NameToken,
     Person,
     PersonVulnerability,
     Placement,
@@ -823,6 +837,9 @@ SORTS = {
 
 #: Up to this many people found by the search box are passed on as a list of ids.
 NAME_MATCH_IDS = 2000
+#: Up to this many candidates of the token index are checked by id; more
+#: (a one-letter word) are checked through a subquery.
+NAME_CANDIDATES = 5000
 
 
 def _name_condition(column, words: list[str]):
@@ -844,6 +861,53 @@ def _name_condition(column, words: list[str]):
     return and_(*conditions)
 
 
+def _candidates(word: str):
+    """Ids of people with a name token starting with ``word`` (found by the
+    token index; a superset of the matches, which the name keys then decide)."""
+    word = word[: names.TOKEN_LENGTH]
+    query = select(NameToken.person_id).where(NameToken.token >= word)
+    # The first a–z string after every string that starts with ``word`` (tokens
+    # are a–z only, which every collation orders alike): "mhmd" → "mhme",
+    # "mhmz" → "mhn"; none after "zz".
+    stem = word.rstrip("z")
+    if stem:
+        query = query.where(NameToken.token < stem[:-1] + chr(ord(stem[-1]) + 1))
+    return query
+
+
+def reindex_names(connection, person_ids) -> None:
+    """Rebuild the name tokens of these people from their name and alias keys."""
+    person_ids = sorted(set(person_ids))
+    if not person_ids:
+        return
+    connection.execute(delete(NameToken).where(NameToken.person_id.in_(person_ids)))
+    keys = connection.execute(
+        union(
+            select(Person.id, Person.name_key).where(Person.id.in_(person_ids)),
+            select(Alias.person_id, Alias.name_key).where(Alias.person_id.in_(person_ids)),
+        )
+    ).all()
+    tokens = {(person_id, token) for person_id, key in keys for token in names.name_tokens(key)}
+    if tokens:
+        connection.execute(
+            insert(NameToken), [{"person_id": pid, "token": token} for pid, token in tokens]
+        )
+
+
+@event.listens_for(Session, "after_flush")
+def _reindex_changed_names(session, _flush_context):
+    """Keep the name tokens in step with every name key written in this flush."""
+    changed = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Person) and obj.id is not None:
+            if obj in session.new or inspect(obj).attrs.name_key.history.has_changes():
+                changed.add(obj.id)
+        elif isinstance(obj, Alias) and obj.person_id is not None:
+            changed.add(obj.person_id)
+    if changed:
+        reindex_names(session.connection(), changed)
+
+
 def search_condition(query: str):
     """Where-clause for the search box: names fuzzy, numbers exact.
 
@@ -860,8 +924,23 @@ def search_condition(query: str):
         found.append(select(Identifier.person_id).where(Identifier.value_key == number))
     words = names.query_words(query)
     if words:
-        found.append(select(Person.id).where(_name_condition(Person.name_key, words)))
-        found.append(select(Alias.person_id).where(_name_condition(Alias.name_key, words)))
+        # Candidates from the token index: people with a token starting with each
+        # word. Their keys then decide, so all words must meet in one name.
+        candidates = (
+            intersect(*(_candidates(word) for word in words))
+            if len(words) > 1
+            else _candidates(words[0])
+        )
+        ids = db.session.scalars(candidates.limit(NAME_CANDIDATES + 1)).all()
+        within = ids if len(ids) <= NAME_CANDIDATES else select(candidates.subquery().c.person_id)
+        found.append(
+            select(Person.id).where(Person.id.in_(within), _name_condition(Person.name_key, words))
+        )
+        found.append(
+            select(Alias.person_id).where(
+                Alias.person_id.in_(within), _name_condition(Alias.name_key, words)
+            )
+        )
     if not found:
         return Person.id.is_(None)  # nothing searchable in the query: no match
     matching = union(*found)

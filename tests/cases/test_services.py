@@ -14,6 +14,7 @@ from rudenim.cases.models import (
     CustodyStatus,
     IdentifierKind,
     LegalCategory,
+    NameToken,
     Person,
     Vulnerability,
 )
@@ -990,6 +991,71 @@ def test_people_who_left_care_are_hidden_unless_asked_for(db, registry):
     assert registry["tesfaye"] in people(db, include_left=True)
     assert people(db, q="Tesfaye") == []
     assert people(db, q="Tesfaye", include_left=True) == [registry["tesfaye"]]
+
+
+def tokens_of(db, person) -> set[str]:
+    return set(db.session.scalars(select(NameToken.token).where(NameToken.person_id == person.id)))
+
+
+def test_the_search_index_follows_every_change_of_names(db, block, officer):
+    data = person_data(full_name="Layla Haidari", aliases=["Leila Noori"])
+    person = register(data, block, officer)
+    db.session.commit()
+    assert people(db, q="Noori") == [person.case_number]
+    assert tokens_of(db, person) == names.name_tokens(person.name_key) | names.name_tokens(
+        names.name_key("Leila Noori")
+    )
+
+    services.update_person(
+        person,
+        person_data(full_name="Layla Sultani", aliases=["Mariam Jafari"]),
+        expected_version=person.version,
+    )
+    db.session.commit()
+    assert people(db, q="Noori") == [] and people(db, q="Haidari") == []
+    assert people(db, q="Sultani") == [person.case_number]
+    assert people(db, q="Jafari") == [person.case_number]
+    assert tokens_of(db, person) == names.name_tokens(
+        names.name_key("Layla Sultani")
+    ) | names.name_tokens(names.name_key("Mariam Jafari"))
+
+
+def test_words_must_meet_in_one_name_not_across_a_name_and_an_alias(db, block, officer):
+    data = person_data(full_name="Layla Haidari", aliases=["Mariam Jafari"])
+    person = register(data, block, officer)
+    db.session.commit()
+    assert people(db, q="Layla Jafari") == []  # the index finds her; her keys say no
+    assert people(db, q="Mariam Jafari") == [person.case_number]
+
+
+def test_retention_erases_the_search_index_with_the_names(app, db, block, officer, today):
+    from rudenim import retention
+    from rudenim.audit.context import Actor, acting_as
+
+    person = register(
+        person_data(
+            full_name="Layla Haidari",
+            aliases=["Leila Noori"],
+            arrived_on=today - timedelta(days=8 * 365),
+        ),
+        block,
+        officer,
+    )
+    services.record_custody_change(
+        person,
+        CustodyData("resettled", None, today - timedelta(days=7 * 365), "Resettled to Canada"),
+        actor=officer,
+    )
+    db.session.commit()
+    assert tokens_of(db, person)
+
+    with acting_as(Actor(None, "retention")):
+        retention.run(dry_run=False)
+    db.session.commit()
+
+    assert tokens_of(db, person) == set()
+    assert people(db, q="Haidari", include_left=True) == []
+    assert people(db, q="Noori", include_left=True) == []
 
 
 @pytest.mark.parametrize(
