@@ -7,6 +7,7 @@ then gets its own copy (SQLite) or emptied tables (PostgreSQL).
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -108,22 +109,32 @@ def is_postgres(database) -> bool:
     return isinstance(database, PostgresDatabase)
 
 
-@pytest.fixture
-def app(database, tmp_path):
-    """The application on a database of its own."""
+@contextmanager
+def built_app(database, tmp_path, **overrides):
+    """An application on a database of its own, with settings of the test's choosing."""
     application = create_app(
         test_settings(
             SQLALCHEMY_DATABASE_URI=database.fresh(tmp_path),
             RUDENIM_INSTANCE_PATH=str(tmp_path / "instance"),
+            **overrides,
         )
     )
-    yield application
-    with application.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
-    database.clean(application)
-    with application.app_context():
-        _db.engine.dispose()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+        database.clean(application)
+        with application.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def app(database, tmp_path):
+    """The application on a database of its own."""
+    with built_app(database, tmp_path) as application:
+        yield application
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from rudenim import create_app
 from rudenim.audit.models import AuditEvent
 from rudenim.auth.models import User, UserSession
 from rudenim.auth.permissions import PERMISSIONS, PUBLIC, Role
@@ -22,8 +21,7 @@ from rudenim.cases.models import Person
 from rudenim.conduct.models import Violation
 from rudenim.extensions import db as _db
 from rudenim.monitoring.models import MonitoringFlag
-from tests.conftest import PASSWORD, login
-from tests.conftest import test_settings as settings_with
+from tests.conftest import PASSWORD, built_app, login
 from tests.populated import csrf_token, get_rules, populate, post_rules, row_counts, url_for_rule
 
 SESSION_COOKIE = "rudenim_session"
@@ -49,20 +47,8 @@ def settings() -> dict:
 @pytest.fixture
 def app(database, tmp_path, settings):
     """The application on a database of its own, with the test's settings."""
-    application = create_app(
-        settings_with(
-            SQLALCHEMY_DATABASE_URI=database.fresh(tmp_path),
-            RUDENIM_INSTANCE_PATH=str(tmp_path / "instance"),
-            **settings,
-        )
-    )
-    yield application
-    with application.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
-    database.clean(application)
-    with application.app_context():
-        _db.engine.dispose()
+    with built_app(database, tmp_path, **settings) as application:
+        yield application
 
 
 @pytest.fixture

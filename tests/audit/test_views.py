@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from config import TestConfig
-from rudenim import create_app
 from rudenim.audit import services
 from rudenim.audit.context import Actor
 from rudenim.audit.models import AuditEvent
 from rudenim.extensions import db as _db
-from tests.conftest import test_settings as settings_with
+from tests.conftest import built_app
 
 ROW = re.compile(r"<tr>\s*<td>(\d+)</td>")
 
@@ -261,21 +260,9 @@ class TestPagination:
     @pytest.fixture
     def app(self, database, tmp_path):
         """The app with a page of three events."""
-        application = create_app(
-            settings_with(
-                SQLALCHEMY_DATABASE_URI=database.fresh(tmp_path),
-                RUDENIM_INSTANCE_PATH=str(tmp_path / "instance"),
-                AUDIT_PAGE_SIZE=self.PAGE_SIZE,
-            )
-        )
         assert TestConfig.AUDIT_PAGE_SIZE != self.PAGE_SIZE
-        yield application
-        with application.app_context():
-            _db.session.remove()
-            _db.engine.dispose()
-        database.clean(application)
-        with application.app_context():
-            _db.engine.dispose()
+        with built_app(database, tmp_path, AUDIT_PAGE_SIZE=self.PAGE_SIZE) as application:
+            yield application
 
     @pytest.fixture
     def exports(self, add_event):

@@ -6,40 +6,16 @@ messages asserted read the same whatever catalogues are compiled.
 
 import html
 import re
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import inspect, select
 
-from rudenim import create_app
 from rudenim.audit.models import AuditEvent
 from rudenim.auth.models import LoginThrottle, User, UserSession
 from rudenim.extensions import db as _db
-from tests.conftest import PASSWORD, login
-from tests.conftest import test_settings as settings_with
+from tests.conftest import PASSWORD, built_app, login  # noqa: F401  (built_app: for the tests here)
 
 SESSION_COOKIE = "rudenim_session"
-
-
-@contextmanager
-def built_app(database, tmp_path, **overrides):
-    """An application on a database of its own, with settings of the test's choosing."""
-    application = create_app(
-        settings_with(
-            SQLALCHEMY_DATABASE_URI=database.fresh(tmp_path),
-            RUDENIM_INSTANCE_PATH=str(tmp_path / "instance"),
-            **overrides,
-        )
-    )
-    try:
-        yield application
-    finally:
-        with application.app_context():
-            _db.session.remove()
-            _db.engine.dispose()
-        database.clean(application)
-        with application.app_context():
-            _db.engine.dispose()
 
 
 def choose_english(browser, csrf_token: str | None = None) -> None:
