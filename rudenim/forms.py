@@ -1,29 +1,49 @@
 """Form pieces every domain uses."""
 
+from functools import lru_cache
+
 from flask import flash
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import SelectField as _SelectField
 from wtforms import SelectMultipleField
 from wtforms.validators import Optional, StopValidation
-from wtforms.widgets import Select
+from wtforms.widgets import Select, html_params
 
 
 class QuickSelect(Select):
-    """WTForms' select widget, writing each plain option directly.
+    """WTForms' select widget, writing each plain option from a cache.
 
-    The same markup as WTForms' own, without building an attribute dict per
-    option: lists of hundreds of placements or all countries of the world
-    render in a fraction of the time.
+    The same markup as WTForms' own, without building an attribute dict or
+    escaping the same text again per option: lists of hundreds of placements or
+    all countries of the world render in a fraction of the time.
     """
 
-    @classmethod
-    def render_option(cls, value, label, selected, **kwargs):
-        if kwargs or value is True:
-            return super().render_option(value, label, selected, **kwargs)
-        chosen = "selected " if selected else ""
-        html = f'<option {chosen}value="{escape(value)}">{escape(label)}</option>'
-        return Markup(html)  # noqa: S704  (value and label escaped above)
+    def __call__(self, field, **kwargs):
+        if field.has_groups() or not isinstance(field, _SelectField | SelectMultipleField):
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        if self.multiple:
+            kwargs["multiple"] = True
+        flags = getattr(field, "flags", {})
+        for k in dir(flags):
+            if k in self.validation_attrs and k not in kwargs:
+                kwargs[k] = getattr(flags, k)
+        html = [f"<select {html_params(name=field.name, **kwargs)}>"]
+        for value, label, selected, render_kw in field.iter_choices():
+            if render_kw or value is True:
+                html.append(self.render_option(value, label, selected, **render_kw))
+            else:
+                body = _option_body(str(value), str(label))
+                html.append(("<option selected " if selected else "<option ") + body)
+        html.append("</select>")
+        return Markup("".join(html))  # noqa: S704  (each part escaped)
+
+
+@lru_cache(maxsize=16384)
+def _option_body(value: str, label: str) -> str:
+    """An option's escaped value and label: the same few thousand texts each time."""
+    return f'value="{escape(value)}">{escape(label)}</option>'
 
 
 class SelectField(_SelectField):
