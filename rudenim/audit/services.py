@@ -101,16 +101,19 @@ def known_actions() -> list[str]:
     )
 
 
+def history_query(subject_type: str, subject_id: object):
+    """A select of the events about one record and the rows that belong to it,
+    newest first."""
+    return (
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject_type == subject_type,
+            AuditEvent.subject_id == str(subject_id),
+        )
+        .order_by(AuditEvent.id.desc())
+    )
+
+
 def history_of(subject_type: str, subject_id: object, limit: int = 200) -> list[AuditEvent]:
     """The newest events about one record and the rows that belong to it."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.subject_type == subject_type,
-                AuditEvent.subject_id == str(subject_id),
-            )
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )
+    return list(db.session.scalars(history_query(subject_type, subject_id).limit(limit)))

@@ -6,7 +6,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from rudenim.audit.services import history_of, record_event
+from rudenim.audit.services import history_of, history_query, record_event
 from rudenim.auth.access import deny, permission_required
 from rudenim.cases import bp, services, verification
 from rudenim.cases.forms import (
@@ -34,6 +34,8 @@ from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
 from rudenim.web import page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
+# The person page shows the newest events of its history; the rest are a page of their own.
+RECENT_HISTORY = 20
 
 
 def get_person_or_404(person_id: int, options=()) -> Person:
@@ -212,6 +214,9 @@ def detail(person_id: int):
     record_event("view", object_type="Person", object_id=person.id)
     db.session.commit()
     placements = active_placements()
+    history = None
+    if current_user.can("case.history"):
+        history = history_of("Person", person.id, limit=RECENT_HISTORY + 1)
     return render_template(
         "cases/detail.html",
         person=person,
@@ -222,10 +227,27 @@ def detail(person_id: int):
         agencies=list(Agency),
         track_of=verification.track_of,
         is_stalled=verification.is_stalled,
-        history=history_of("Person", person.id) if current_user.can("case.history") else None,
+        history=history[:RECENT_HISTORY] if history is not None else None,
+        more_history=history is not None and len(history) > RECENT_HISTORY,
         sections=person_sections(person),
         review_days=current_app.config["DETENTION_REVIEW_DAYS"],
     )
+
+
+@bp.route("/<int:person_id>/history")
+@permission_required("case.history")
+def history(person_id: int):
+    """Every event about one person and their records, newest first, in pages."""
+    person = get_person_or_404(person_id)
+    record_event("view", object_type="Person", object_id=person.id, details={"page": "history"})
+    db.session.commit()
+    page = db.paginate(
+        history_query("Person", person.id),
+        page=page_number(),
+        per_page=current_app.config["AUDIT_PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template("cases/history.html", person=person, page=page)
 
 
 @bp.route("/<int:person_id>/edit", methods=["GET", "POST"])

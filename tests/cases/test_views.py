@@ -807,6 +807,63 @@ def test_every_view_of_the_person_page_is_audited(app, client, sign_in, make_per
     }
 
 
+def history_rows(page: str) -> int:
+    section = page[page.index('<table class="audit">') :]
+    return section[: section.index("</tbody>")].count("<tr>") - 1  # less the heading row
+
+
+def test_the_person_page_shows_the_newest_history_and_links_to_the_rest(
+    client, sign_in, make_person
+):
+    person = make_person()
+    sign_in("supervisor")
+    for _n in range(25):
+        client.get(f"/cases/{person.id}")
+    page = client.get(f"/cases/{person.id}").get_data(as_text=True)
+    assert history_rows(page) == 20
+    assert f'href="/cases/{person.id}/history"' in page
+
+
+def test_a_short_history_has_no_link_to_more(app, client, sign_in, make_person):
+    person = make_person()
+    sign_in("supervisor")
+    page = client.get(f"/cases/{person.id}").get_data(as_text=True)
+    events = audit_events(app, subject_id=person.id)
+    assert len(events) < 20  # its creation and this view
+    assert history_rows(page) == len(events)
+    assert f"/cases/{person.id}/history" not in page
+
+
+def test_the_full_history_comes_in_pages_and_is_audited(app, client, sign_in, make_person):
+    person = make_person()
+    sign_in("supervisor")
+    for _n in range(55):
+        client.get(f"/cases/{person.id}")
+    first = client.get(f"/cases/{person.id}/history")
+    assert first.status_code == 200
+    first = first.get_data(as_text=True)
+    assert history_rows(first) == 50
+    assert "Page 1 of 2" in first
+    second = client.get(f"/cases/{person.id}/history?page=2").get_data(as_text=True)
+    events = audit_events(app, subject_id=person.id)
+    assert 50 < len(events) <= 100  # the registration's events, 55 views, two of history
+    assert history_rows(second) == len(events) - 50
+    assert "<code>create</code>" in second  # the oldest events come last
+    views = audit_events(app, "view", subject_id=person.id)
+    assert sum(1 for v in views if v.details and "history" in v.details) == 2
+
+
+def test_officers_may_not_read_the_full_history(client, sign_in, make_person):
+    person = make_person()
+    sign_in("officer")
+    assert client.get(f"/cases/{person.id}/history").status_code == 403
+
+
+def test_the_history_of_an_unknown_person_is_not_found(client, sign_in):
+    sign_in("supervisor")
+    assert client.get("/cases/9999/history").status_code == 404
+
+
 def test_an_unknown_person_is_not_found(client, sign_in):
     sign_in()
     assert client.get("/cases/9999").status_code == 404
