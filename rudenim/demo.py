@@ -455,6 +455,8 @@ class DemoGenerator:
             "placement_id": final["placement_id"],
             "status_since": status_since,
             "is_in_care": final["status"].is_in_care,
+            "iom_status": VS.NOT_REFERRED,  # set by _verification
+            "unhcr_status": VS.NOT_REFERRED,
             "created_at": self.now,
             "updated_at": self.now,
             "version": 1,
@@ -494,7 +496,7 @@ class DemoGenerator:
                  "value_key": names.normalise_identifier(value)},
             )  # fmt: skip
         left_on = self.today if row["is_in_care"] else final["effective_on"]
-        self._verification(person_id, arrived, category, final["status"], left_on)
+        self._verification(row, arrived, category, final["status"], left_on)
         stays = self._stays(events)
         self._checkins(row, stays)
         self._violations(row, stays)
@@ -674,7 +676,7 @@ class DemoGenerator:
 
     def _verification(
         self,
-        person_id: int,
+        row: dict,
         arrived: date,
         category: LegalCategory,
         status: CustodyStatus,
@@ -683,9 +685,11 @@ class DemoGenerator:
         """UNHCR and IOM tracks consistent with the legal category and custody.
 
         Each step follows ``VERIFICATION_STEPS`` and lies before ``until`` (the
-        day someone left care, or today).
+        day someone left care, or today). The person's row gets each track's
+        status, as the app's record_verification_step keeps it.
         """
         rng = self.rng
+        person_id = row["id"]
         if status is CS.DEPORTED and category is LegalCategory.ASYLUM_SEEKER:
             unhcr_path = UNHCR_REMOVABLE(rng)
         else:
@@ -723,6 +727,7 @@ class DemoGenerator:
                     },
                 )
                 previous = step
+            row[f"{agency.value}_status"] = previous
             # The track keeps the reference recorded with the verified step.
             verified = VS.VERIFIED in path
             self.add(

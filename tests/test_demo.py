@@ -208,7 +208,14 @@ def test_verification_tracks_follow_the_state_machine(db):
         if track.agency is Agency.UNHCR:
             unhcr[track.person_id] = track
 
+    tracks = {
+        (t.person_id, t.agency): t.status for t in db.session.scalars(select(VerificationTrack))
+    }
     for person in db.session.scalars(select(Person)):
+        # Each person's copy of their statuses, which the board counts.
+        for agency in Agency:
+            expected = tracks.get((person.id, agency), VerificationStatus.NOT_REFERRED)
+            assert getattr(person, f"{agency.value}_status") is expected
         track = unhcr.get(person.id)
         verified = track is not None and track.status is VerificationStatus.VERIFIED
         # "Refugee" follows UNHCR's decision, and the other way round.

@@ -82,3 +82,21 @@ def test_the_comparison_notices_a_schema_out_of_step(fresh_sqlite_app):
     ]
 
     assert removed == [("user", "nickname")]
+
+
+def test_0012_copies_each_track_status_onto_its_person(fresh_sqlite_app):
+    upgrade(directory=MIGRATIONS)
+    result = fresh_sqlite_app.test_cli_runner().invoke(
+        args=["demo", "load", "--people", "60", "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    statuses = "SELECT id, iom_status, unhcr_status FROM person ORDER BY id"
+    with _db.engine.connect() as connection:
+        loaded = connection.exec_driver_sql(statuses).all()
+    assert {row[2] for row in loaded} > {"not_referred"}  # some people have UNHCR tracks
+
+    downgrade(directory=MIGRATIONS, revision="0011")
+    upgrade(directory=MIGRATIONS)
+
+    with _db.engine.connect() as connection:
+        assert connection.exec_driver_sql(statuses).all() == loaded

@@ -46,6 +46,10 @@ class Vulnerability(enum.StrEnum):
     SURVIVOR_OF_VIOLENCE = "survivor_of_violence"
 
 
+#: Vulnerabilities are shown in the order of their declaration.
+_VULNERABILITY_ORDER = {kind: index for index, kind in enumerate(Vulnerability)}
+
+
 class IdentifierKind(enum.StrEnum):
     UNHCR_REGISTRATION = "unhcr_registration"
     UNHCR_CASE = "unhcr_case"
@@ -137,11 +141,25 @@ class CaseNumberCounter(db.Model):
         return f"<CaseNumberCounter {self.site}-{self.year} {self.last}>"
 
 
+class Agency(enum.StrEnum):
+    IOM = "iom"
+    UNHCR = "unhcr"
+
+
+class VerificationStatus(enum.StrEnum):
+    NOT_REFERRED = "not_referred"
+    REFERRED = "referred"
+    IN_PROGRESS = "in_progress"
+    VERIFIED = "verified"
+    NOT_VERIFIED = "not_verified"
+    CLOSED = "closed"
+
+
 class Person(Audited, db.Model):
     """Someone the centre is responsible for, detained or in community housing."""
 
     __tablename__ = "person"
-    __audit_ignore__ = frozenset({"name_key", "updated_at"})
+    __audit_ignore__ = frozenset({"name_key", "updated_at", "iom_status", "unhcr_status"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_number: Mapped[str] = mapped_column(String(24), unique=True)
@@ -152,7 +170,7 @@ class Person(Audited, db.Model):
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     is_birth_date_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     #: ISO 3166-1 alpha-2 code, or "stateless" / "unknown".
-    nationality: Mapped[str] = mapped_column(String(16), index=True)
+    nationality: Mapped[str] = mapped_column(String(16))
     #: Exactly as the person states it; never derived from nationality.
     claimed_ethnicity: Mapped[str | None] = mapped_column(String(120))
     languages: Mapped[str | None] = mapped_column(String(200))
@@ -166,6 +184,19 @@ class Person(Audited, db.Model):
     placement_id: Mapped[int | None] = mapped_column(ForeignKey("placement.id"), index=True)
     status_since: Mapped[date] = mapped_column(Date)
     is_in_care: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Where the person stands with each agency: their track's status, or not
+    #: referred without one. Copied by verification.record_verification_step so
+    #: the board counts from the person's own indexes; the tracks are the record.
+    iom_status: Mapped[VerificationStatus] = mapped_column(
+        str_enum(VerificationStatus, 16),
+        default=VerificationStatus.NOT_REFERRED,
+        server_default=VerificationStatus.NOT_REFERRED.value,
+    )
+    unhcr_status: Mapped[VerificationStatus] = mapped_column(
+        str_enum(VerificationStatus, 16),
+        default=VerificationStatus.NOT_REFERRED,
+        server_default=VerificationStatus.NOT_REFERRED.value,
+    )
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -196,11 +227,26 @@ class Person(Audited, db.Model):
     __table_args__ = (
         Index("ix_person_in_care_status", "is_in_care", "custody_status"),
         Index("ix_person_in_care_case_number", "is_in_care", "case_number"),
+        # The board's counts per status from the index alone, its pages in case-number order.
+        Index("ix_person_board_iom", "is_in_care", "custody_status", "iom_status", "case_number"),
+        Index(
+            "ix_person_board_unhcr", "is_in_care", "custody_status", "unhcr_status", "case_number"
+        ),
+        # The list filtered by nationality and status: counted from the index alone,
+        # and its pages read in case-number order.
+        Index(
+            "ix_person_nationality_status",
+            "nationality",
+            "is_in_care",
+            "custody_status",
+            "case_number",
+            "id",
+        ),
     )
 
     @property
     def vulnerabilities(self) -> list[Vulnerability]:
-        return sorted((row.kind for row in self.vulnerability_rows), key=list(Vulnerability).index)
+        return sorted((row.kind for row in self.vulnerability_rows), key=_VULNERABILITY_ORDER.get)
 
     def age_on(self, day: date) -> int | None:
         """Age in whole years on ``day``, if a birth date is known."""
@@ -340,20 +386,6 @@ class DetentionReview(_BelongsToPerson, db.Model):
 
     def __repr__(self) -> str:
         return f"<DetentionReview {self.person_id} {self.reviewed_on}>"
-
-
-class Agency(enum.StrEnum):
-    IOM = "iom"
-    UNHCR = "unhcr"
-
-
-class VerificationStatus(enum.StrEnum):
-    NOT_REFERRED = "not_referred"
-    REFERRED = "referred"
-    IN_PROGRESS = "in_progress"
-    VERIFIED = "verified"
-    NOT_VERIFIED = "not_verified"
-    CLOSED = "closed"
 
 
 S = VerificationStatus

@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rudenim.cases import names
 from rudenim.cases.models import (
@@ -84,6 +85,27 @@ def track_of(person: Person, agency: Agency) -> VerificationTrack | None:
         if track.agency is agency:
             return track
     return None
+
+
+def status_column(agency: Agency):
+    """The person's column that holds their status with the agency."""
+    return {Agency.IOM: Person.iom_status, Agency.UNHCR: Person.unhcr_status}[agency]
+
+
+def _copy_status_to_person(person: Person, agency: Agency, status: VerificationStatus) -> None:
+    """Keep the person's copy of their track's status (the board counts from it).
+
+    Written past the ORM: the copy is not an edit of the person, so it neither
+    changes their version (an officer's open edit form does not turn stale) nor
+    writes a second audit event (the step itself is in the trail).
+    """
+    column = status_column(agency)
+    db.session.execute(
+        update(Person.__table__)
+        .where(Person.__table__.c.id == person.id)
+        .values({column.key: status.value})
+    )
+    set_committed_value(person, column.key, status)
 
 
 def status_of(person: Person, agency: Agency) -> VerificationStatus:
@@ -194,6 +216,7 @@ def record_verification_step(
         db.session.add(track)
     track.status = to_status
     track.status_on = data.occurred_on
+    _copy_status_to_person(person, agency, to_status)
     if reference:
         track.reference = reference
         track.reference_key = names.normalise_identifier(reference)
@@ -327,16 +350,12 @@ def board_query(criteria: BoardFilter, today: date | None = None):
     """People with their track for the agency (outer join: no track = not referred)."""
     today = today or local_today()
     track = aliased(VerificationTrack)
-    status = func.coalesce(track.status, VerificationStatus.NOT_REFERRED.value)
+    status = status_column(criteria.agency)
     query = people_query(criteria.people).outerjoin(
         track, and_(track.person_id == Person.id, track.agency == criteria.agency)
     )
     if criteria.statuses:
-        values = [s.value for s in criteria.statuses]
-        if VerificationStatus.NOT_REFERRED in criteria.statuses:
-            query = query.where(or_(track.status.in_(values), track.id.is_(None)))
-        else:
-            query = query.where(track.status.in_(values))
+        query = query.where(status.in_([s.value for s in criteria.statuses]))
     if criteria.stalled_only:
         query = query.where(
             track.status.in_([s.value for s in ACTIVE]),
@@ -347,9 +366,13 @@ def board_query(criteria: BoardFilter, today: date | None = None):
 
 def board_counts(criteria: BoardFilter) -> dict[VerificationStatus, int]:
     """How many of the filtered people stand at each status."""
-    query, track, status = board_query(BoardFilter(agency=criteria.agency, people=criteria.people))
-    inner = query.order_by(None).with_only_columns(status.label("status")).subquery()
-    counted = select(inner.c.status, func.count()).group_by(inner.c.status)
+    status = status_column(criteria.agency)
+    counted = (
+        people_query(criteria.people)
+        .order_by(None)
+        .with_only_columns(status, func.count())
+        .group_by(status)
+    )
     result = {s: 0 for s in VerificationStatus}
     for value, count in db.session.execute(counted):
         result[VerificationStatus(value)] = count

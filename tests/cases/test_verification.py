@@ -124,6 +124,20 @@ def test_every_step_the_machine_allows_is_recorded_as_an_event(
     # Nothing is overwritten: every step stays, the newest first.
     assert [e.to_status.value for e in reversed(track.events)] == [*PATHS[from_status], to_status]
     assert verification.status_of(person, Agency.IOM) is VerificationStatus.NOT_REFERRED
+    # The person's copy, which the board counts, says the same.
+    assert (person.unhcr_status, person.iom_status) == (to_status, VerificationStatus.NOT_REFERRED)
+
+
+def test_a_step_leaves_the_persons_version_alone(app, db, make_person, officer):
+    # An officer editing the identity meanwhile must not be told someone else saved it.
+    person = make_person()
+    version = person.version
+    take_steps(app, person.id, "iom", ("referred", 3), ("in_progress", 1), actor_id=officer.id)
+
+    db.session.expire_all()
+    assert (person.iom_status, person.version) == (VerificationStatus.IN_PROGRESS, version)
+    changes = [e.changes or "" for e in audit_events(app, "update", subject_id=person.id)]
+    assert not any("iom_status" in text for text in changes)
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), ILLEGAL)

@@ -175,6 +175,9 @@ def insert_people(app, count: int, *, first: int = 1) -> None:
                 "custody_status": "community_housing",
                 "status_since": today - timedelta(days=200),
                 "is_in_care": True,
+                # The person's copy of the tracks' status below (the board counts it).
+                "iom_status": "in_progress",
+                "unhcr_status": "in_progress",
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,
