@@ -60,12 +60,28 @@ def _begin_immediate_on_sqlite(connection):
     Almost every request writes (page views are audited), and a deferred
     transaction that reads and then writes fails with SQLITE_BUSY when another
     connection committed in between. BEGIN IMMEDIATE makes writers queue instead.
-    A connection opened with ``read_only_connection()`` (streamed exports) only
-    reads, so it begins deferred and never holds up writers during a download.
+    A connection opened with ``read_only_connection()`` (streamed exports), or
+    the session after ``only_reads_from_here()``, only reads, so it begins
+    deferred and never holds up writers while it reads.
     """
     if connection.dialect.name == "sqlite":
         read_only = connection.get_execution_options().get("rudenim_read_only")
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def only_reads_from_here() -> None:
+    """End the request's transaction and go on in one that takes no write lock.
+
+    A view calls this once it has written what it writes (the person page, its
+    audit event) or when it writes nothing (lists, the board, the dashboard).
+    On SQLite a transaction that may write holds the database's one write lock
+    from its first statement, so without this every page, even one that only
+    reads, waits for every other; after it, pages render side by side. A write
+    after a rollback (a refusal's audit event) takes the lock again as usual.
+    On PostgreSQL it only commits.
+    """
+    db.session.commit()
+    db.session.connection(execution_options={"rudenim_read_only": True})
 
 
 def read_only_connection():

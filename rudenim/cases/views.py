@@ -29,7 +29,7 @@ from rudenim.cases.models import (
     VerificationStatus,
 )
 from rudenim.errors import DomainError, NotFound, StaleRecord
-from rudenim.extensions import db
+from rudenim.extensions import db, only_reads_from_here
 from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
 from rudenim.web import page_number
 
@@ -97,6 +97,7 @@ def _filter_from(form: PeopleFilterForm) -> services.PeopleFilter:
 @permission_required("case.view")
 def index():
     """Find people: one search box, filters, sortable columns, pages."""
+    only_reads_from_here()
     placements = active_placements()
     form = PeopleFilterForm(request.args, placements=placements)
     criteria = services.PeopleFilter()
@@ -212,7 +213,7 @@ def detail(person_id: int):
     """Everything about one person; every view is recorded in the audit trail."""
     person = get_person_or_404(person_id, services.page_options())
     record_event("view", object_type="Person", object_id=person.id)
-    db.session.commit()
+    only_reads_from_here()
     placements = active_placements()
     history = None
     if current_user.can("case.history"):
@@ -240,7 +241,7 @@ def history(person_id: int):
     """Every event about one person and their records, newest first, in pages."""
     person = get_person_or_404(person_id)
     record_event("view", object_type="Person", object_id=person.id, details={"page": "history"})
-    db.session.commit()
+    only_reads_from_here()
     page = db.paginate(
         history_query("Person", person.id),
         page=page_number(),
@@ -585,6 +586,7 @@ def board_form_from_request() -> tuple[BoardFilterForm, verification.BoardFilter
 @permission_required("verification.view")
 def board():
     """Each agency's verification board: counts, people, stalled tracks."""
+    only_reads_from_here()
     form, criteria = board_form_from_request()
     if criteria is None:
         flash(_("Some filters were not valid and were not applied."), "warning")

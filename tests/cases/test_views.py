@@ -864,6 +864,54 @@ def test_the_history_of_an_unknown_person_is_not_found(client, sign_in):
     assert client.get("/cases/9999/history").status_code == 404
 
 
+def sqlite_statements(app, client, url) -> list[str]:
+    """The statements one request sends to SQLite, in order."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = _db.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite has one write lock for the whole database")
+    statements = []
+
+    def capture(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return statements
+
+
+def test_a_person_page_holds_the_write_lock_only_to_record_its_view(
+    app, client, sign_in, make_person
+):
+    # On SQLite, BEGIN IMMEDIATE takes the one write lock every request shares:
+    # the page's reading and rendering leave it free for the next request.
+    person = make_person()
+    sign_in("supervisor")
+    statements = sqlite_statements(app, client, f"/cases/{person.id}")
+    audit = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO audit_event"))
+    assert [s for s in statements[:audit] if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    after = statements[audit + 1 :]
+    assert [s for s in after if s.startswith("BEGIN")] == ["BEGIN"]
+    reads = after[after.index("BEGIN") + 1 :]
+    assert reads and all(s.startswith("SELECT") for s in reads)
+
+
+@pytest.mark.parametrize("url", ["/cases/", "/cases/verification", "/conduct/", "/"])
+def test_pages_that_only_read_leave_the_write_lock_free(app, client, sign_in, url):
+    sign_in("supervisor")
+    statements = sqlite_statements(app, client, url)
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    # Signing the user in may write (when their session was last seen); the page reads.
+    assert begins[-1] == "BEGIN"
+    page = statements[len(statements) - statements[::-1].index("BEGIN") :]
+    assert all(s.startswith("SELECT") for s in page)
+
+
 def test_an_unknown_person_is_not_found(client, sign_in):
     sign_in()
     assert client.get("/cases/9999").status_code == 404
