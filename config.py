@@ -82,6 +82,10 @@ class Config:
     #: The dashboard's figures are reused for this many seconds (at most 60:
     #: no count it shows is older than that); 0 computes them on every request.
     DASHBOARD_CACHE_SECONDS = min(60, env_int("DASHBOARD_CACHE_SECONDS", 30))
+    #: Pages reuse the list of active placements for their choice lists this many
+    #: seconds (a worker's own changes at once); forms that are sent are always
+    #: checked against the current list. 0 reads it on every page.
+    PLACEMENT_CACHE_SECONDS = min(60, env_int("PLACEMENT_CACHE_SECONDS", 30))
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     AUDIT_PAGE_SIZE = 50
@@ -108,6 +112,7 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     #: Tests see each change on the next page; the cache has its own tests.
     DASHBOARD_CACHE_SECONDS = 0
+    PLACEMENT_CACHE_SECONDS = 0
 
 
 def config_for_environment() -> type[Config]:

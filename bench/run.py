@@ -153,6 +153,7 @@ class Bench:
         """Each page (or those named in ``only``) against its own SQL, into results."""
         from sqlalchemy import event
 
+        from rudenim import settle_for_serving
         from rudenim.extensions import db
 
         app = self.app()
@@ -163,6 +164,7 @@ class Bench:
         assert response.status_code == 302, "bench sign-in failed"
         with app.app_context():
             engine = db.engine
+        settle_for_serving()  # as wsgi.py does in each gunicorn worker
         for name, url in self.pages().items():
             if only is not None and name not in only:
                 continue

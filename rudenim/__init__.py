@@ -1,5 +1,6 @@
 """Rudenim: case management for an immigration detention centre."""
 
+import gc
 import logging
 import os
 import secrets
@@ -13,6 +14,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, config_for_environment
 
 __version__ = "0.1.0"
+
+
+def settle_for_serving() -> None:
+    """In a process that serves requests, once its app is built: leave every
+    object loaded by then out of the garbage collector's full passes.
+
+    A full pass in the middle of a request otherwise walks all of Flask,
+    SQLAlchemy's mappers and Babel's locale data: it was most of the slowest
+    requests' time. ``wsgi.py`` calls this (and the benchmark, which serves the
+    same way); tests, which build hundreds of apps, do not, as what is frozen is
+    never freed.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(config: type[Config] | Mapping | None = None) -> Flask:

@@ -6,8 +6,10 @@ from datetime import date, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import (
+    Integer,
     Select,
     and_,
+    any_,
     delete,
     event,
     exists,
@@ -15,10 +17,12 @@ from sqlalchemy import (
     insert,
     inspect,
     intersect,
+    literal,
     or_,
     select,
     union,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from rudenim.audit.capture import lock_chain
@@ -861,6 +865,14 @@ def _name_condition(column, words: list[str]):
     return and_(*conditions)
 
 
+def _one_of(column, ids: list[int]):
+    """``column IN ids``; on PostgreSQL as one array parameter, not thousands of
+    parameters the server parses and binds one by one."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def _candidates(word: str):
     """Ids of people with a name token starting with ``word`` (found by the
     token index; a superset of the matches, which the name keys then decide)."""
@@ -932,20 +944,22 @@ def search_condition(query: str):
             else _candidates(words[0])
         )
         ids = db.session.scalars(candidates.limit(NAME_CANDIDATES + 1)).all()
-        within = ids if len(ids) <= NAME_CANDIDATES else select(candidates.subquery().c.person_id)
+        if len(ids) <= NAME_CANDIDATES:
+            person_within, alias_within = _one_of(Person.id, ids), _one_of(Alias.person_id, ids)
+        else:
+            within = select(candidates.subquery().c.person_id)
+            person_within, alias_within = Person.id.in_(within), Alias.person_id.in_(within)
         found.append(
-            select(Person.id).where(Person.id.in_(within), _name_condition(Person.name_key, words))
+            select(Person.id).where(person_within, _name_condition(Person.name_key, words))
         )
         found.append(
-            select(Alias.person_id).where(
-                Alias.person_id.in_(within), _name_condition(Alias.name_key, words)
-            )
+            select(Alias.person_id).where(alias_within, _name_condition(Alias.name_key, words))
         )
     if not found:
         return Person.id.is_(None)  # nothing searchable in the query: no match
     matching = union(*found)
     ids = db.session.scalars(matching.limit(NAME_MATCH_IDS + 1)).all()
-    return Person.id.in_(ids if len(ids) <= NAME_MATCH_IDS else matching)
+    return _one_of(Person.id, ids) if len(ids) <= NAME_MATCH_IDS else Person.id.in_(matching)
 
 
 def people_query(criteria: PeopleFilter) -> Select:

@@ -1396,3 +1396,34 @@ def test_the_person_page_issues_the_same_queries_whatever_the_history(
             assert client.get(f"/cases/{someone.id}").status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
+
+
+def test_pages_reuse_the_placements_but_a_sent_form_is_checked_against_the_current_list(
+    app, client, sign_in, detained, make_placement, monkeypatch
+):
+    from sqlalchemy import insert, select
+
+    from rudenim.cases import views
+    from rudenim.cases.models import Placement
+
+    app.config["PLACEMENT_CACHE_SECONDS"] = 30
+    sign_in()
+    client.get("/cases/")  # the list of placements is now this worker's
+    make_placement(kind="housing", name="Wisma Baru")  # changed here: forgotten at once
+    assert "Wisma Baru" in client.get("/cases/").get_data(as_text=True)
+
+    # Another worker adds a placement: this one's pages show it once their list expires…
+    with app.app_context(), _db.engine.begin() as connection:
+        connection.execute(
+            insert(Placement).values(kind="housing", name="Wisma Lain", is_active=True)
+        )
+        other = connection.scalar(select(Placement.id).where(Placement.name == "Wisma Lain"))
+    assert "Wisma Lain" not in client.get("/cases/").get_data(as_text=True)
+    # …but a form that names it is checked against the current list, and taken.
+    client.post(f"/cases/{detained.id}/custody", data=custody_step("community_housing", other))
+    with app.app_context():
+        assert _db.session.get(Person, detained.id).placement_id == other
+
+    later = views.monotonic() + 31
+    monkeypatch.setattr(views, "monotonic", lambda: later)
+    assert "Wisma Lain" in client.get("/cases/").get_data(as_text=True)
