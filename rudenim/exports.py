@@ -22,9 +22,11 @@ def xlsx_row(cells: Iterable) -> list:
 
     openpyxl refuses a cell with one, so a stored name with a stray control
     character would otherwise fail the whole export; the character is dropped.
+    An empty cell is left out of the file (None), as a spreadsheet leaves it.
     """
     return [
-        ILLEGAL_CHARACTERS_RE.sub("", cell) if isinstance(cell, str) else cell for cell in cells
+        (ILLEGAL_CHARACTERS_RE.sub("", cell) or None) if cell.__class__ is str else cell
+        for cell in cells
     ]
 
 

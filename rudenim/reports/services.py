@@ -11,11 +11,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
+from operator import itemgetter
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
-from sqlalchemy import and_, case, func, insert, literal, select
+from sqlalchemy import String, and_, case, func, insert, literal, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.services import record_event
@@ -34,7 +35,7 @@ from rudenim.cases.services import custody_status_label
 from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
-from rudenim.exports import csv_stream, neutralise, xlsx_row
+from rudenim.exports import FORMULA_STARTS, csv_stream, neutralise, xlsx_row
 from rudenim.extensions import db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
@@ -189,25 +190,30 @@ def disclosed_rows_query(disclosure_id: int):
             .label(kind.value)
         )
 
+    def raw(column, name):
+        # Read as stored: the formatter turns the stored value into a label or
+        # ISO date itself, without a Python enum or date in between.
+        return type_coerce(column, String).label(name)
+
     return (
         select(
             Person.case_number,
             Person.full_name,
             aliases.label("aliases"),
-            Person.sex,
-            Person.date_of_birth,
+            raw(Person.sex, "sex"),
+            raw(Person.date_of_birth, "date_of_birth"),
             Person.nationality,
             Person.claimed_ethnicity,
             number(IdentifierKind.UNHCR_REGISTRATION),
             number(IdentifierKind.UNHCR_CASE),
             unhcr.reference.label("unhcr_reference"),
-            unhcr.status.label("unhcr_status"),
-            unhcr.status_on.label("unhcr_status_on"),
+            raw(unhcr.status, "unhcr_status"),
+            raw(unhcr.status_on, "unhcr_status_on"),
             number(IdentifierKind.IOM_CASE),
             iom.reference.label("iom_reference"),
-            iom.status.label("iom_status"),
-            iom.status_on.label("iom_status_on"),
-            Person.custody_status,
+            raw(iom.status, "iom_status"),
+            raw(iom.status_on, "iom_status_on"),
+            raw(Person.custody_status, "custody_status"),
             Placement.name.label("placement"),
         )
         .select_from(DisclosedPerson)
@@ -246,26 +252,34 @@ class RowFormatter:
             "iom_status_on": _iso_date,
         }
         self._convert = [special.get(column, _text) for column in self.columns]
-        # Only free text can begin like a formula; labels and dates are the app's own.
-        self._safe = [_safe_text if convert is _text else convert for convert in self._convert]
+        # Only free text can begin like a formula; labels, dates and case numbers
+        # are the app's own.
+        self._safe = [
+            _safe_text if convert is _text and column != "case_number" else convert
+            for column, convert in zip(self.columns, self._convert, strict=True)
+        ]
+        self._pick = None
 
     def header(self) -> list[str]:
         return [str(COLUMN_HEADERS[column]) for column in self.columns]
 
+    def _picked(self, row) -> tuple:
+        """The profile's columns of a row, by position (found on the first row)."""
+        if self._pick is None:
+            fields = row._fields
+            self._pick = itemgetter(*(fields.index(column) for column in self.columns))
+        return self._pick(row)
+
     def values(self, row) -> list:
         """The row's cells as shown (labels, ISO dates), not neutralised (for HTML)."""
-        mapping = row._mapping
         return [
-            convert(mapping[column])
-            for column, convert in zip(self.columns, self._convert, strict=True)
+            convert(value) for convert, value in zip(self._convert, self._picked(row), strict=True)
         ]
 
     def cells(self, row) -> list:
         """The row's cells for a file: as shown, free text neutralised."""
-        mapping = row._mapping
         return [
-            convert(mapping[column])
-            for column, convert in zip(self.columns, self._safe, strict=True)
+            convert(value) for convert, value in zip(self._safe, self._picked(row), strict=True)
         ]
 
 
@@ -285,8 +299,14 @@ class _Labels(dict):
             return result
 
 
+FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character
+
+
 def _iso_date(value) -> str:
-    return value.isoformat() if value is not None else ""
+    """A date as ISO text: SQLite stores it so; PostgreSQL's driver gives a date."""
+    if value is None:
+        return ""
+    return value if value.__class__ is str else value.isoformat()
 
 
 def _text(value):
@@ -294,7 +314,12 @@ def _text(value):
 
 
 def _safe_text(value):
-    return "" if value is None else neutralise(value)
+    """``neutralise`` for a text column, inlined: it runs once per cell."""
+    if value is None:
+        return ""
+    if value.__class__ is str and value[:1] in FORMULA_FIRST:
+        return "'" + value
+    return value
 
 
 def _stream_rows(disclosure_id: int, limit: int | None = None) -> Iterator:
