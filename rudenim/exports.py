@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -42,10 +43,11 @@ def csv_stream(
     writer.writerow([neutralise(cell) for cell in header])
     if not neutralised:
         rows = ([neutralise(cell) for cell in row] for row in rows)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if count % CHUNK_ROWS == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        writer.writerows(chunk)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")  # the header of a list with no rows
