@@ -1003,13 +1003,14 @@ def list_options():
 
 
 def page_options():
-    """Loader options for the person page: its timeline in a fixed number of queries."""
+    """Loader options for the person page: its timeline in a fixed number of
+    queries (each event's placement and recorder joined to it)."""
     events = selectinload(Person.custody_events)
     steps = selectinload(Person.verification_tracks).selectinload(VerificationTrack.events)
     return (
-        events.selectinload(CustodyEvent.placement),
-        events.selectinload(CustodyEvent.recorded_by),
-        steps.selectinload(VerificationEvent.recorded_by),
+        events.joinedload(CustodyEvent.placement),
+        events.joinedload(CustodyEvent.recorded_by),
+        steps.joinedload(VerificationEvent.recorded_by),
     )
 
 
