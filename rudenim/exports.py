@@ -8,6 +8,8 @@ from itertools import islice
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The same, as a set of first characters (each is one).
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
 CHUNK_ROWS = 500
 
 

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from time import monotonic
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import (
     Integer,
@@ -1023,6 +1024,43 @@ def get_person(person_id: int, options=()) -> Person:
 
 
 # --- reference data ---------------------------------------------------------------
+
+PLACEMENTS_CACHE = "rudenim.placements"
+
+
+def active_placements(*, reuse: bool = False):
+    """Placements in use, for choice lists: (id, name, kind) rows, not whole records
+    (a national deployment has hundreds, on every form that names one).
+
+    With ``reuse`` (a page that only shows them), this worker's list serves for
+    up to PLACEMENT_CACHE_SECONDS; it is forgotten at once when this worker
+    changes a placement.
+    """
+    cached = current_app.extensions.get(PLACEMENTS_CACHE)
+    if reuse and cached is not None and cached[0] > monotonic():
+        return cached[1]
+    rows = db.session.execute(
+        select(Placement.id, Placement.name, Placement.kind)
+        .where(Placement.is_active.is_(True))
+        .order_by(Placement.kind, Placement.name)
+    ).all()
+    seconds = current_app.config["PLACEMENT_CACHE_SECONDS"]
+    if seconds > 0:
+        current_app.extensions[PLACEMENTS_CACHE] = (monotonic() + seconds, rows)
+    return rows
+
+
+@event.listens_for(Session, "after_flush")
+def _note_placement_changes(session, _flush_context):
+    if any(isinstance(o, Placement) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info[PLACEMENTS_CACHE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_placements(session):
+    # A change rolled back keeps its mark until the next commit: one list read again.
+    if session.info.pop(PLACEMENTS_CACHE, False) and has_app_context():
+        current_app.extensions.pop(PLACEMENTS_CACHE, None)
 
 
 def occupancy() -> dict[int, int]:

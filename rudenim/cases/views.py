@@ -1,22 +1,10 @@
 """Pages of the people registry."""
 
-from time import monotonic
-
-from flask import (
-    abort,
-    current_app,
-    flash,
-    has_app_context,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from rudenim.audit.services import history_of, history_query, record_event
 from rudenim.auth.access import deny, permission_required
@@ -46,7 +34,6 @@ from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
 from rudenim.web import page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
-PLACEMENTS_CACHE = "rudenim.placements"
 # The person page shows the newest events of its history; the rest are a page of their own.
 RECENT_HISTORY = 20
 
@@ -60,43 +47,9 @@ def get_person_or_404(person_id: int, options=()) -> Person:
 
 
 def active_placements():
-    """Placements in use, for choice lists: (id, name, kind) rows, not whole records
-    (a national deployment has hundreds, on every form that names one).
-
-    A page that only shows them reuses this worker's list for up to
-    PLACEMENT_CACHE_SECONDS (forgotten at once when this worker changes a
-    placement); a form that is sent is checked against the current list.
-    """
-    showing = request.method in ("GET", "HEAD")
-    cached = current_app.extensions.get(PLACEMENTS_CACHE)
-    if showing and cached is not None and cached[0] > monotonic():
-        return cached[1]
-    rows = db.session.execute(
-        select(Placement.id, Placement.name, Placement.kind)
-        .where(Placement.is_active.is_(True))
-        .order_by(Placement.kind, Placement.name)
-    ).all()
-    seconds = current_app.config["PLACEMENT_CACHE_SECONDS"]
-    if seconds > 0:
-        current_app.extensions[PLACEMENTS_CACHE] = (monotonic() + seconds, rows)
-    return rows
-
-
-@event.listens_for(Session, "after_flush")
-def _note_placement_changes(session, _flush_context):
-    if any(isinstance(o, Placement) for o in (*session.new, *session.dirty, *session.deleted)):
-        session.info[PLACEMENTS_CACHE] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_placements(session):
-    if session.info.pop(PLACEMENTS_CACHE, False) and has_app_context():
-        current_app.extensions.pop(PLACEMENTS_CACHE, None)
-
-
-@event.listens_for(Session, "after_rollback")
-def _nothing_changed(session):
-    session.info.pop(PLACEMENTS_CACHE, None)
+    """Placements in use, for choice lists: a page that only shows them may reuse
+    the worker's list; a form that is sent is checked against the current one."""
+    return services.active_placements(reuse=request.method in ("GET", "HEAD"))
 
 
 def _person_data(form) -> services.PersonData:

@@ -35,7 +35,7 @@ from rudenim.cases.services import custody_status_label
 from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
-from rudenim.exports import FORMULA_STARTS, csv_stream, neutralise, xlsx_row
+from rudenim.exports import FORMULA_FIRST, csv_stream, neutralise, xlsx_row
 from rudenim.extensions import db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
 
@@ -299,9 +299,6 @@ class _Labels(dict):
             return result
 
 
-FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character
-
-
 def _iso_date(value) -> str:
     """A date as ISO text: SQLite stores it so; PostgreSQL's driver gives a date."""
     if value is None:
@@ -314,7 +311,7 @@ def _text(value):
 
 
 def _safe_text(value):
-    """``neutralise`` for a text column, inlined: it runs once per cell."""
+    """``exports.neutralise`` for a text column, inlined: it runs once per cell."""
     if value is None:
         return ""
     if value.__class__ is str and value[:1] in FORMULA_FIRST:

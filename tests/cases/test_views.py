@@ -11,8 +11,10 @@ from datetime import date, timedelta
 
 import pytest
 from babel.dates import format_date
+from sqlalchemy import event, insert, select
 
-from rudenim.cases.models import CustodyStatus, Person, Vulnerability
+from rudenim.cases import services
+from rudenim.cases.models import CustodyStatus, Person, Placement, Vulnerability
 from rudenim.clock import local_today
 from rudenim.extensions import db as _db
 from tests.cases.conftest import (
@@ -866,8 +868,6 @@ def test_the_history_of_an_unknown_person_is_not_found(client, sign_in):
 
 def sqlite_statements(app, client, url) -> list[str]:
     """The statements one request sends to SQLite, in order."""
-    from sqlalchemy import event
-
     with app.app_context():
         engine = _db.engine
     if engine.dialect.name != "sqlite":
@@ -1401,11 +1401,6 @@ def test_the_person_page_issues_the_same_queries_whatever_the_history(
 def test_pages_reuse_the_placements_but_a_sent_form_is_checked_against_the_current_list(
     app, client, sign_in, detained, make_placement, monkeypatch
 ):
-    from sqlalchemy import insert, select
-
-    from rudenim.cases import views
-    from rudenim.cases.models import Placement
-
     app.config["PLACEMENT_CACHE_SECONDS"] = 30
     sign_in()
     client.get("/cases/")  # the list of placements is now this worker's
@@ -1424,6 +1419,6 @@ def test_pages_reuse_the_placements_but_a_sent_form_is_checked_against_the_curre
     with app.app_context():
         assert _db.session.get(Person, detained.id).placement_id == other
 
-    later = views.monotonic() + 31
-    monkeypatch.setattr(views, "monotonic", lambda: later)
+    later = services.monotonic() + 31
+    monkeypatch.setattr(services, "monotonic", lambda: later)
     assert "Wisma Lain" in client.get("/cases/").get_data(as_text=True)
