@@ -1,5 +1,6 @@
 """The people registry's rules: registering, editing, custody, search, duplicates."""
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from time import monotonic
@@ -9,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import (
     Integer,
     Select,
+    String,
     and_,
     any_,
     delete,
@@ -867,11 +869,13 @@ def _name_condition(column, words: list[str]):
 
 
 def _one_of(column, ids: list[int]):
-    """``column IN ids``; on PostgreSQL as one array parameter, not thousands of
-    parameters the server parses and binds one by one."""
+    """``column IN ids``, the ids passed as one parameter (a PostgreSQL array, a
+    JSON array SQLite reads with ``json_each``), not thousands of parameters
+    SQLAlchemy renders and the database binds one by one."""
     if db.session.get_bind().dialect.name == "postgresql":
         return column == any_(literal(list(ids), ARRAY(Integer)))
-    return column.in_(ids)
+    listed = func.json_each(literal(json.dumps(list(ids)), String)).table_valued("value")
+    return column.in_(select(listed.c.value))
 
 
 def _candidates(word: str):

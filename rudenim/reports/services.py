@@ -326,6 +326,10 @@ def _stream_rows(disclosure_id: int, limit: int | None = None) -> Iterator:
     if limit is not None:
         query = query.limit(limit)
     with read_only_connection() as connection:
+        if connection.dialect.name == "postgresql":
+            # Every row will be read: plan for the whole result (hash joins), not
+            # for a cursor's first rows (per-row lookups), a third faster here.
+            connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
         result = connection.execute(query, execution_options={"yield_per": 1000})
         try:
             yield from result
