@@ -370,12 +370,16 @@ class DemoGenerator:
                 name = model.__tablename__
                 self.totals[name] = self.totals.get(name, 0) + len(rows[model])
 
-    def tokens(self, key: str) -> frozenset:
-        """``names.name_tokens``, remembered like the keys."""
-        found = self.name_tokens.get(key)
-        if found is None:
-            found = self.name_tokens[key] = frozenset(names.name_tokens(key))
-        return found
+    def add_tokens(self, person_id: int, name_no: int, key: str) -> None:
+        """The name's search tokens (``names.name_tokens``, remembered like the keys)."""
+        tokens = self.name_tokens.get(key)
+        if tokens is None:
+            tokens = self.name_tokens[key] = tuple(names.name_tokens(key))
+        for is_word, token in tokens:
+            self.add(
+                NameToken,
+                {"person_id": person_id, "name_no": name_no, "is_word": is_word, "token": token},
+            )
 
     def name_key(self, name: str) -> str:
         """``names.name_key``, remembered: the same names come back again and again."""
@@ -468,16 +472,15 @@ class DemoGenerator:
             )
         for kind in vulnerabilities:
             self.add(PersonVulnerability, {"person_id": person_id, "kind": kind})
-        tokens = set(self.tokens(row["name_key"]))
+        # The search index (services.reindex_names writes it in the app).
+        self.add_tokens(person_id, 0, row["name_key"])
         for alias in self._aliases(full_name, given, family, nationality):
+            alias_id, key = self.next_id(Alias), self.name_key(alias)
             self.add(
                 Alias,
-                {"id": self.next_id(Alias), "person_id": person_id, "name": alias,
-                 "name_key": self.name_key(alias)},
-            )  # fmt: skip
-            tokens |= self.tokens(self.name_key(alias))
-        for token in tokens:  # the search index (services.reindex_names does this in the app)
-            self.add(NameToken, {"person_id": person_id, "token": token})
+                {"id": alias_id, "person_id": person_id, "name": alias, "name_key": key},
+            )
+            self.add_tokens(person_id, alias_id, key)
         if category != LegalCategory.IMMIGRATION_DETAINEE or rng.random() < 0.3:
             self.identifier_serial += 1
             value = f"354-{arrived.strftime('%y')}C{self.identifier_serial:06d}"

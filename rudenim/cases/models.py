@@ -288,7 +288,9 @@ class NameToken(db.Model):
 
     Derived from the name keys and rebuilt whenever they change
     (``services.reindex_names``); it holds no fact of its own, so it is not
-    audited, and retention deletes it with the names.
+    audited, and retention deletes it with the names. Each token says which of
+    the person's names it comes from, so that all the words of a search must
+    meet in one name.
     """
 
     __tablename__ = "name_token"
@@ -296,9 +298,13 @@ class NameToken(db.Model):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
     )
+    #: Which name: 0 is the person's own, otherwise the alias's id.
+    name_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: A word of the name, or an ending of its joined form.
+    is_word: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     token: Mapped[str] = mapped_column(String(200), primary_key=True)
 
-    __table_args__ = (Index("ix_name_token_token", "token", "person_id"),)
+    __table_args__ = (Index("ix_name_token_search", "is_word", "token", "person_id", "name_no"),)
 
 
 class Identifier(_BelongsToPerson, db.Model):

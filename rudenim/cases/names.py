@@ -81,23 +81,33 @@ def name_key(name: str) -> str:
 
 #: Search tokens are cut at this length (the column's width).
 TOKEN_LENGTH = 200
+#: A query word this long may occur anywhere in a name ("rhmn" in
+#: "Abdulrahman"); a shorter one must start one of its words.
+LONG_WORD = 4
 
 
-def name_tokens(key: str) -> set[str]:
-    """What the search index holds for a name key: its words, and every ending
-    of the joined form four letters or longer.
+def name_tokens(key: str) -> set[tuple[bool, str]]:
+    """What the search index holds for a name key: ``(True, word)`` for each of
+    its words and ``(False, ending)`` for every ending of the joined form
+    ``LONG_WORD`` letters or longer.
 
-    A query word that starts a word of the key starts one of these tokens, and
-    so does a long query word found anywhere in the joined form ("rhmn" in
-    "abdlrhmn"): the index finds every candidate by prefix; the key itself then
-    decides (``services._name_condition``).
+    A short query word must start a word of the name: it starts a word token.
+    A long one may occur anywhere in the joined form ("rhmn" in "abdlrhmn"): it
+    starts an ending. A name matches when each query word starts a token of its
+    kind, so the index alone decides (``services.search_condition``).
     """
     words, _bar, joined = key.partition("|")
-    tokens = set(words.split())
-    if joined:
-        tokens.add(joined)
-        tokens.update(joined[start:] for start in range(len(joined) - 3))
-    return {token[:TOKEN_LENGTH] for token in tokens if token}
+    tokens = {(True, word[:TOKEN_LENGTH]) for word in words.split()}
+    tokens.update(
+        (False, joined[start : start + TOKEN_LENGTH])
+        for start in range(len(joined) - LONG_WORD + 1)
+    )
+    return tokens
+
+
+def is_long(word: str) -> bool:
+    """Whether a query word is looked for anywhere in a name (else at a word's start)."""
+    return len(word) >= LONG_WORD
 
 
 def query_words(query: str) -> list[str]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -844,28 +845,6 @@ SORTS = {
 
 #: Up to this many people found by the search box are passed on as a list of ids.
 NAME_MATCH_IDS = 2000
-#: Up to this many candidates of the token index are checked by id; more
-#: (a one-letter word) are checked through a subquery.
-NAME_CANDIDATES = 5000
-
-
-def _name_condition(column, words: list[str]):
-    """Every word's skeleton starts a word of the key (or, if long, occurs in
-    the joined form after "|", so "Abdulrahman" finds "Abdul Rahman").
-
-    One LIKE per word and row: a name search reads every key, so the number of
-    patterns tried on each is what it costs. A word that starts a word of the
-    key also occurs in the joined form, so a long word needs that test alone;
-    a short one must start a word (the key's first word, or one after a space).
-    """
-    conditions = []
-    for word in words:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        if len(word) >= 4:
-            conditions.append(column.like(f"%|%{escaped}%", escape="\\"))
-        else:
-            conditions.append((" " + column).like(f"% {escaped}%", escape="\\"))
-    return and_(*conditions)
 
 
 def _one_of(column, ids: list[int]):
@@ -878,11 +857,14 @@ def _one_of(column, ids: list[int]):
     return column.in_(select(listed.c.value))
 
 
-def _candidates(word: str):
-    """Ids of people with a name token starting with ``word`` (found by the
-    token index; a superset of the matches, which the name keys then decide)."""
+def _names_with(word: str):
+    """(person, name) pairs with a token of the word's kind starting with
+    ``word``: a word of the name for a short word, an ending of its joined form
+    for a long one (``names.name_tokens``)."""
     word = word[: names.TOKEN_LENGTH]
-    query = select(NameToken.person_id).where(NameToken.token >= word)
+    query = select(NameToken.person_id, NameToken.name_no).where(
+        NameToken.is_word == (not names.is_long(word)), NameToken.token >= word
+    )
     # The first a–z string after every string that starts with ``word`` (tokens
     # are a–z only, which every collation orders alike): "mhmd" → "mhme",
     # "mhmz" → "mhn"; none after "zz".
@@ -899,16 +881,20 @@ def reindex_names(connection, person_ids) -> None:
         return
     connection.execute(delete(NameToken).where(NameToken.person_id.in_(person_ids)))
     keys = connection.execute(
-        union(
-            select(Person.id, Person.name_key).where(Person.id.in_(person_ids)),
-            select(Alias.person_id, Alias.name_key).where(Alias.person_id.in_(person_ids)),
+        union_all(
+            select(Person.id, literal(0), Person.name_key).where(Person.id.in_(person_ids)),
+            select(Alias.person_id, Alias.id, Alias.name_key).where(
+                Alias.person_id.in_(person_ids)
+            ),
         )
     ).all()
-    tokens = {(person_id, token) for person_id, key in keys for token in names.name_tokens(key)}
-    if tokens:
-        connection.execute(
-            insert(NameToken), [{"person_id": pid, "token": token} for pid, token in tokens]
-        )
+    rows = [
+        {"person_id": person_id, "name_no": name_no, "is_word": is_word, "token": token}
+        for person_id, name_no, key in keys
+        for is_word, token in names.name_tokens(key)
+    ]
+    if rows:
+        connection.execute(insert(NameToken), rows)
 
 
 @event.listens_for(Session, "after_flush")
@@ -928,10 +914,10 @@ def _reindex_changed_names(session, _flush_context):
 def search_condition(query: str):
     """Where-clause for the search box: names fuzzy, numbers exact.
 
-    The people found are looked up once, here (by the case number's and the
-    identifiers' indexes, and one pass over the name keys), and handed on as
-    ids, so the page's count and its rows do not search again; very many
-    matches (a common name) stay a subquery, to bound the parameters.
+    The people found are looked up once, here (by the case number's, the
+    identifiers' and the name tokens' indexes), and handed on as ids, so the
+    page's count and its rows do not search again; very many matches (a common
+    name) stay a subquery, to bound the parameters.
     """
     query = (query or "").strip()[:SEARCH_MAX_LENGTH]
     found = []
@@ -941,25 +927,11 @@ def search_condition(query: str):
         found.append(select(Identifier.person_id).where(Identifier.value_key == number))
     words = names.query_words(query)
     if words:
-        # Candidates from the token index: people with a token starting with each
-        # word. Their keys then decide, so all words must meet in one name.
-        candidates = (
-            intersect(*(_candidates(word) for word in words))
-            if len(words) > 1
-            else _candidates(words[0])
-        )
-        ids = db.session.scalars(candidates.limit(NAME_CANDIDATES + 1)).all()
-        if len(ids) <= NAME_CANDIDATES:
-            person_within, alias_within = _one_of(Person.id, ids), _one_of(Alias.person_id, ids)
-        else:
-            within = select(candidates.subquery().c.person_id)
-            person_within, alias_within = Person.id.in_(within), Alias.person_id.in_(within)
-        found.append(
-            select(Person.id).where(person_within, _name_condition(Person.name_key, words))
-        )
-        found.append(
-            select(Alias.person_id).where(alias_within, _name_condition(Alias.name_key, words))
-        )
+        # Every word must start a token of its kind, all in one of the person's
+        # names: the index alone decides.
+        named = [_names_with(word) for word in words]
+        pairs = (intersect(*named) if len(named) > 1 else named[0]).subquery()
+        found.append(select(pairs.c.person_id))
     if not found:
         return Person.id.is_(None)  # nothing searchable in the query: no match
     matching = union(*found)
