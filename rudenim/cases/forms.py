@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from rudenim.cases import nationalities
 from rudenim.cases.models import CustodyStatus, IdentifierKind, PlacementKind
-from rudenim.forms import OptionalChoice, SelectField
+from rudenim.forms import OptionalChoice, SelectField, shared_choices
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -112,7 +112,7 @@ class PersonForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.nationality.choices = [("", "—"), *nationalities.choices()]
+        self.nationality.choices = nationality_choices()
 
     def validate_age_years(self, field):
         if field.data is not None and self.date_of_birth.data is not None:
@@ -150,11 +150,22 @@ class EditPersonForm(PersonForm):
 
 
 def placement_choices(placements):
-    """(id, label) pairs grouped by kind, with "none" first."""
-    labels = {PlacementKind.CENTRE: _("Centre"), PlacementKind.HOUSING: _("Housing")}
-    return [(0, "—")] + [
-        (placement.id, f"{placement.name} ({labels[placement.kind]})") for placement in placements
-    ]
+    """(id, label) pairs grouped by kind, with "none" first: built once for the
+    placements list a worker keeps (services.active_placements)."""
+
+    def build():
+        labels = {PlacementKind.CENTRE: _("Centre"), PlacementKind.HOUSING: _("Housing")}
+        return [(0, "—")] + [
+            (placement.id, f"{placement.name} ({labels[placement.kind]})")
+            for placement in placements
+        ]
+
+    return shared_choices("placements", placements, build)
+
+
+def nationality_choices():
+    """Every nationality, after a blank choice for "any" or "not given"."""
+    return shared_choices("nationalities", None, lambda: [("", "—"), *nationalities.choices()])
 
 
 class CustodyForm(FlaskForm):
@@ -206,7 +217,7 @@ class PeopleFilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.status.choices = custody_status_choices()
         self.placement_id.choices = placement_choices(placements)
-        self.nationality.choices = [("", "—"), *nationalities.choices()]
+        self.nationality.choices = nationality_choices()
         self.legal_category.choices = [("", "—"), *legal_category_choices()]
         self.vulnerability.choices = [("", "—"), *vulnerability_choices()]
 

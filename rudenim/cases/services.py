@@ -1012,17 +1012,31 @@ def active_placements(*, reuse: bool = False):
     up to PLACEMENT_CACHE_SECONDS; it is forgotten at once when this worker
     changes a placement.
     """
-    cached = current_app.extensions.get(PLACEMENTS_CACHE)
-    if reuse and cached is not None and cached[0] > monotonic():
-        return cached[1]
-    rows = db.session.execute(
+    return _placement_rows(
+        "active",
         select(Placement.id, Placement.name, Placement.kind)
         .where(Placement.is_active.is_(True))
-        .order_by(Placement.kind, Placement.name)
-    ).all()
+        .order_by(Placement.kind, Placement.name),
+        reuse,
+    )
+
+
+def all_placements(*, reuse: bool = False):
+    """Every placement, also those out of use, by name: (id, name, kind) rows for
+    filters over records made when they were in use. Kept as active_placements."""
+    return _placement_rows(
+        "all", select(Placement.id, Placement.name, Placement.kind).order_by(Placement.name), reuse
+    )
+
+
+def _placement_rows(name: str, query, reuse: bool):
+    kept = current_app.extensions.setdefault(PLACEMENTS_CACHE, {})
+    if reuse and name in kept and kept[name][0] > monotonic():
+        return kept[name][1]
+    rows = db.session.execute(query).all()
     seconds = current_app.config["PLACEMENT_CACHE_SECONDS"]
     if seconds > 0:
-        current_app.extensions[PLACEMENTS_CACHE] = (monotonic() + seconds, rows)
+        kept[name] = (monotonic() + seconds, rows)
     return rows
 
 

@@ -16,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from rudenim.conduct.models import Sanction
-from rudenim.forms import OptionalChoice, SelectField
+from rudenim.forms import OptionalChoice, SelectField, shared_choices
 
 
 def severity_choices():
@@ -184,7 +184,9 @@ class LogFilterForm(FlaskForm):
         self.status.choices = status_choices()
         self.rule_id.choices = [(0, "—")] + [(rule.id, rule.code) for rule in rules]
         self.severity.choices = [("", "—"), *severity_choices()]
-        self.placement_id.choices = [(0, "—")] + [(p.id, p.name) for p in placements]
+        self.placement_id.choices = shared_choices(
+            "log placements", placements, lambda: [(0, "—")] + [(p.id, p.name) for p in placements]
+        )
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:

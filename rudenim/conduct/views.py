@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from rudenim.audit.services import record_event
 from rudenim.auth.access import deny, permission_required
 from rudenim.cases import detail_sections, list_extensions
+from rudenim.cases import services as cases_services
 from rudenim.cases.models import Person, Placement, PlacementKind
 from rudenim.cases.views import get_person_or_404
 from rudenim.clock import local_now, local_today, to_local
@@ -83,8 +84,8 @@ def _log_filter(form: LogFilterForm) -> services.LogFilter:
 
 def _log_form():
     rules = db.session.scalars(select(HouseRule).order_by(HouseRule.code)).all()
-    placements = db.session.execute(select(Placement.id, Placement.name).order_by(Placement.name))
-    return LogFilterForm(request.args, rules=rules, placements=placements.all())
+    placements = cases_services.all_placements(reuse=request.method in ("GET", "HEAD"))
+    return LogFilterForm(request.args, rules=rules, placements=placements)
 
 
 @bp.route("/")

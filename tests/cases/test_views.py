@@ -1422,3 +1422,20 @@ def test_pages_reuse_the_placements_but_a_sent_form_is_checked_against_the_curre
     later = services.monotonic() + 31
     monkeypatch.setattr(services, "monotonic", lambda: later)
     assert "Wisma Lain" in client.get("/cases/").get_data(as_text=True)
+
+
+def test_kept_placement_choices_follow_the_language_and_the_selection(
+    app, client, sign_in, make_placement
+):
+    app.config["PLACEMENT_CACHE_SECONDS"] = 30
+    block = make_placement(name="Blok Timur")
+    sign_in()  # in English
+    page = client.get("/cases/").get_data(as_text=True)
+    assert f'<option value="{block.id}">Blok Timur (Centre)</option>' in page
+    page = client.get(f"/cases/?placement_id={block.id}").get_data(as_text=True)
+    assert f'<option selected value="{block.id}">Blok Timur (Centre)</option>' in page
+
+    client.post("/auth/language", data={"locale": "id", "next": "/auth/account"})
+    page = client.get("/cases/").get_data(as_text=True)
+    assert f'<option value="{block.id}">Blok Timur (Rudenim)</option>' in page
+    assert "selected" not in page.split('name="placement_id"')[1].split("</select>")[0]
