@@ -13,6 +13,7 @@ machine's speed cancels out).
 """
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 from datetime import date
 from http.client import HTTPConnection
 from pathlib import Path
@@ -390,34 +392,47 @@ class Bench:
             process.wait()
 
     def measure_export_memory(self) -> None:
-        """Peak RSS of a fresh gunicorn worker serving the CSV export at N/10 and N rows."""
-        peaks = {}
-        for label, extra in (("tenth", {"arrived_from": self.tenth_date()}), ("all", {})):
-            process, port = self.gunicorn(workers=1)
-            try:
-                cookie = self.login_cookie(port)
-                workers = subprocess.run(  # noqa: S603
-                    ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=True
-                ).stdout.split()
-                form = {"agency": "unhcr", "profile": "internal", "include_left": "y", **extra}
-                form["csrf_token"], cookie = self.csrf_token(port, cookie, "/cases/verification")
-                connection = HTTPConnection("127.0.0.1", port, timeout=300)
-                connection.request(
-                    "POST", "/reports/verification.csv", urllib.parse.urlencode(form),
-                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-                )  # fmt: skip
-                response = connection.getresponse()
-                assert response.status == 200, f"export answered {response.status}"
-                rows = response.read().count(b"\n") - 1
-                status = Path(f"/proc/{workers[0]}/status").read_text()
-                peak_kb = int(status.split("VmHWM:")[1].split()[0])
-                peaks[label] = {"rows": rows, "peak_rss_mb": round(peak_kb / 1024, 1)}
-            finally:
-                process.terminate()
-                process.wait()
-        peaks["growth_mb"] = round(peaks["all"]["peak_rss_mb"] - peaks["tenth"]["peak_rss_mb"], 1)
-        self.results["exports"]["memory"] = peaks
-        print(f"  export memory: {peaks}")
+        """Peak RSS of a fresh gunicorn worker serving each export at N/10 and N rows."""
+        for kind in ("csv", "xlsx"):
+            peaks = {}
+            for label, extra in (("tenth", {"arrived_from": self.tenth_date()}), ("all", {})):
+                rows, peak_mb = self.export_peak(kind, extra)
+                peaks[label] = {"rows": rows, "peak_rss_mb": peak_mb}
+            peaks["growth_mb"] = round(
+                peaks["all"]["peak_rss_mb"] - peaks["tenth"]["peak_rss_mb"], 1
+            )
+            self.results["exports"]["memory" if kind == "csv" else f"memory_{kind}"] = peaks
+            print(f"  export memory, {kind}: {peaks}")
+
+    def export_peak(self, kind: str, extra: dict) -> tuple[int, float]:
+        """The rows of one export by a fresh single worker, and the worker's peak RSS in MB."""
+        process, port = self.gunicorn(workers=1)
+        try:
+            cookie = self.login_cookie(port)
+            workers = subprocess.run(  # noqa: S603
+                ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=True
+            ).stdout.split()
+            form = {"agency": "unhcr", "profile": "internal", "include_left": "y", **extra}
+            form["csrf_token"], cookie = self.csrf_token(port, cookie, "/cases/verification")
+            connection = HTTPConnection("127.0.0.1", port, timeout=300)
+            connection.request(
+                "POST", f"/reports/verification.{kind}", urllib.parse.urlencode(form),
+                {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+            )  # fmt: skip
+            response = connection.getresponse()
+            assert response.status == 200, f"export answered {response.status}"
+            body = response.read()
+            if kind == "csv":
+                rows = body.count(b"\n") - 1
+            else:
+                with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                    rows = archive.read("xl/worksheets/sheet1.xml").count(b"<row ") - 1
+            status = Path(f"/proc/{workers[0]}/status").read_text()
+            peak_kb = int(status.split("VmHWM:")[1].split()[0])
+            return rows, round(peak_kb / 1024, 1)
+        finally:
+            process.terminate()
+            process.wait()
 
     def tenth_date(self) -> str:
         from sqlalchemy import select

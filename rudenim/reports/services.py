@@ -11,11 +11,11 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import date
+from itertools import chain
 from operator import itemgetter
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
 from sqlalchemy import String, and_, case, func, insert, literal, select, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
@@ -38,6 +38,7 @@ from rudenim.errors import DomainError
 from rudenim.exports import FORMULA_FIRST, csv_stream, neutralise, xlsx_row
 from rudenim.extensions import db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
+from rudenim.xlsx import write_xlsx
 
 PROFILES = ("unhcr", "iom", "internal")
 
@@ -346,24 +347,28 @@ def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:
 
 
 def xlsx_file(disclosure: Disclosure, exporter_name: str) -> str:
-    """Write the XLSX (openpyxl write-only: rows go to disk as they come);
-    returns the path of a temporary file the caller removes."""
+    """Write the XLSX (rows go to disk as they come); returns the path of a
+    temporary file the caller removes."""
     formatter = RowFormatter(disclosure.profile)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(str(_("Verification")))
-    sheet.append(formatter.header())
-    for row in _stream_rows(disclosure.id):
-        sheet.append(xlsx_row(formatter.cells(row)))
-    about = workbook.create_sheet(str(_("About this list")))
+    listing = chain(
+        [formatter.header()],
+        (xlsx_row(formatter.cells(row)) for row in _stream_rows(disclosure.id)),
+    )
     filters = json.loads(disclosure.filters)
-    about.append(xlsx_row([str(_("Exported by")), neutralise(exporter_name)]))
-    about.append([str(_("Exported at")), local_now().strftime("%Y-%m-%d %H:%M %Z")])
-    about.append([str(_("Profile")), profile_label(disclosure.profile)])
-    about.append([str(_("Rows")), disclosure.row_count])
-    about.append([str(_("Filters")), neutralise(json.dumps(filters, ensure_ascii=False))])
+    about = [
+        xlsx_row([str(_("Exported by")), neutralise(exporter_name)]),
+        [str(_("Exported at")), local_now().strftime("%Y-%m-%d %H:%M %Z")],
+        [str(_("Profile")), profile_label(disclosure.profile)],
+        [str(_("Rows")), disclosure.row_count],
+        [str(_("Filters")), neutralise(json.dumps(filters, ensure_ascii=False))],
+    ]
     handle, path = tempfile.mkstemp(prefix="rudenim-export-", suffix=".xlsx")
     os.close(handle)
-    workbook.save(path)
+    try:
+        write_xlsx(path, [(str(_("Verification")), listing), (str(_("About this list")), about)])
+    except BaseException:
+        os.unlink(path)
+        raise
     return path
 
 
