@@ -5,7 +5,6 @@ from functools import lru_cache
 
 from flask import flash
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import SelectField as _SelectField
@@ -128,7 +127,7 @@ class SelectField(_SelectField):
             except TypeError:  # a value that cannot be in a set is not a choice
                 known = False
             if not known:
-                raise ValidationError(_("Not a valid choice."))
+                raise ValidationError(self.gettext("Not a valid choice."))
             return
         super().pre_validate(form)
 

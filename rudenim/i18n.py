@@ -9,7 +9,7 @@ sanctions, categories …) are built once per locale.
 from collections.abc import Callable
 from functools import wraps
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 from flask_babel import get_locale, get_translations
 
 
@@ -24,7 +24,9 @@ def request_translations():
 
 
 def install(app) -> None:
-    """Make the templates' _(), gettext() and ngettext() use the per-request catalogue."""
+    """Make the templates' _(), gettext() and ngettext() use the per-request
+    catalogue, and WTForms' messages come from it too."""
+    app.before_request(_wtforms_use_this_catalogue)
     app.jinja_env.install_gettext_callables(
         gettext=lambda string: request_translations().ugettext(string),
         ngettext=lambda singular, plural, n: request_translations().ungettext(singular, plural, n),
@@ -34,6 +36,13 @@ def install(app) -> None:
         ),
         newstyle=True,
     )
+
+
+def _wtforms_use_this_catalogue() -> None:
+    # Flask-WTF reads WTForms' messages from request.wtforms_translations and
+    # would load WTForms' own catalogues there, which have no Indonesian; this
+    # one holds them (rudenim/wtforms_messages.py lists them for extraction).
+    request.wtforms_translations = request_translations()
 
 
 def labels_per_locale(build: Callable[[], dict]) -> Callable[[], dict]:

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from rudenim.auth.access import public
 from rudenim.extensions import db
@@ -15,6 +16,38 @@ from rudenim.extensions import db
 log = logging.getLogger("rudenim")
 
 health_bp = Blueprint("health", __name__)
+
+#: The largest id a table holds: both databases store ids as signed 64-bit
+#: integers, and SQLite's driver refuses a larger number (an OverflowError, a 500).
+MAX_ID = 2**63 - 1
+
+
+def as_id(value) -> int | None:
+    """``value`` (text from an address, a form or a hidden field) as a record id:
+    ASCII digits making 1 to MAX_ID, else None."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def record_id(value) -> int:
+    """``as_id`` as a WTForms ``coerce``: a ValueError for what is not an id."""
+    number = as_id(value)
+    if number is None:
+        raise ValueError(f"not a record id: {value!r}")
+    return number
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in the app's addresses: a number larger than any id matches
+    no page (a 404) instead of reaching the database."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -139,7 +172,9 @@ def _handle_unexpected(exc: Exception):
 
 
 def init_app(app) -> None:
-    """Register the shared hooks and error pages on ``app``."""
+    """Register the shared hooks and error pages on ``app`` (before the blueprints:
+    their addresses read numbers with IdConverter)."""
+    app.url_map.converters["int"] = IdConverter
     app.before_request(_assign_request_id)
     app.before_request(_refuse_nul_characters)
     app.after_request(_secure_headers)

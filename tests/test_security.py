@@ -499,3 +499,40 @@ def test_exports_carry_no_notes_statements_violations_or_flags(app, ids, make_us
     assert len(log.splitlines()) > 1
     found += [f"violation log: {m}" for m in markers.values() if m in log]
     assert not found, found
+
+
+# --- numbers too large for an id -----------------------------------------------------------------
+
+TOO_LARGE = str(2**63)  # one more than a table's largest id
+
+
+def test_every_address_with_a_number_too_large_for_an_id_is_not_found(app, ids, make_user):
+    browser, _user = signed_in(app, make_user, "supervisor")
+    numbered = [rule for rule in get_rules(app) if "<int:" in rule.rule]
+    for rule in numbered:
+        url = url_for_rule(app, rule, {name: int(TOO_LARGE) for name in rule.arguments})
+        assert browser.get(url).status_code == 404, url
+    assert len(numbered) > 10
+
+
+def test_ids_too_large_in_forms_and_queries_change_nothing(app, ids, make_user):
+    browser, _user = signed_in(app, make_user, "supervisor")
+    before = row_counts(app)
+    assert browser.get(f"/monitoring/flags/new?person_id={TOO_LARGE}").status_code == 404
+    assert browser.get(f"/conduct/new?person_id={TOO_LARGE}").status_code == 200
+    response = browser.post(
+        "/cases/verification/bulk",
+        data={"person_ids": [str(ids["person_id"]), TOO_LARGE], "agency": "unhcr",
+              "to_status": "referred", "occurred_on": "2024-05-01"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert response.status_code == 200
+    # The ids are refused as a whole: the step is applied to no one.
+    assert "Orang: Kolom ini wajib diisi." in response.get_data(as_text=True)
+    response = browser.post(
+        f"/monitoring/roll-call/{ids['placement_id']}",
+        data={"checked_at": "2024-05-01T08:00", "entries-0-person_id": TOO_LARGE,
+              "entries-0-outcome": "present"},
+    )  # fmt: skip
+    assert response.status_code < 500
+    assert row_counts(app) == before

@@ -19,6 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from rudenim.cases import nationalities
 from rudenim.cases.models import CustodyStatus, IdentifierKind, PlacementKind
 from rudenim.forms import OptionalChoice, SelectField, shared_choices
+from rudenim.web import record_id
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -271,7 +272,7 @@ class VerificationStepForm(FlaskForm):
 class BulkStepForm(FlaskForm):
     agency = HiddenField(validators=[DataRequired()])
     person_ids = SelectMultipleField(
-        _l("People"), coerce=int, validate_choice=False, validators=[DataRequired()]
+        _l("People"), coerce=record_id, validate_choice=False, validators=[DataRequired()]
     )
     to_status = SelectField(_l("New status"), validators=[DataRequired()])
     occurred_on = DateField(_l("Date of the step"), validators=[DataRequired()])

@@ -31,7 +31,7 @@ from rudenim.cases.models import (
 from rudenim.errors import DomainError, NotFound, StaleRecord
 from rudenim.extensions import db, only_reads_from_here
 from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
-from rudenim.web import page_number
+from rudenim.web import as_id, page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
 # The person page shows the newest events of its history; the rest are a page of their own.
@@ -147,7 +147,7 @@ def register():
     if form.validate_on_submit():
         confirmed = []
         if form.confirm_different.data and form.confirmed_ids.data:
-            confirmed = [int(v) for v in form.confirmed_ids.data.split(",") if v.isdigit()]
+            confirmed = [as_id(v) for v in form.confirmed_ids.data.split(",") if as_id(v)]
         try:
             person = services.register_person(
                 _person_data(form),

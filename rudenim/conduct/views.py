@@ -42,7 +42,7 @@ from rudenim.errors import DomainError, NotFound, PermissionDenied
 from rudenim.exports import csv_stream
 from rudenim.extensions import db, only_reads_from_here, read_only_connection
 from rudenim.forms import flash_form_errors, show_domain_error
-from rudenim.web import page_number
+from rudenim.web import as_id, page_number
 
 
 def _language() -> str:
@@ -127,7 +127,7 @@ def index():
 def report():
     """Report a breach of one house rule by one person."""
     rules = services.active_rules()
-    person_id = request.args.get("person_id", type=int)
+    person_id = as_id(request.args.get("person_id"))
     initial = {}
     if person_id and request.method == "GET":
         person = db.session.get(Person, person_id)

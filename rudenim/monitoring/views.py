@@ -27,6 +27,7 @@ from rudenim.monitoring.forms import (
     RollCallForm,
 )
 from rudenim.monitoring.models import CheckIn, MonitoringPeriod
+from rudenim.web import as_id
 
 
 def _flash_roll_call_errors(form, case_numbers: dict[int, str]) -> None:
@@ -41,9 +42,8 @@ def _flash_roll_call_errors(form, case_numbers: dict[int, str]) -> None:
             for error in errors:
                 flash(f"{label}: {error}", "error")
     for entry in form.entries:
-        person_id = str(entry.person_id.data or "")
-        case = case_numbers.get(int(person_id)) if person_id.isdigit() else None
-        case = case or f"#{person_id}"
+        person_id = as_id(entry.person_id.data)
+        case = case_numbers.get(person_id) or f"#{entry.person_id.data or ''}"
         for field in entry.form:
             for error in field.errors:
                 if field.short_name in labels:
@@ -147,12 +147,12 @@ def roll_call(placement_id: int):
         if form.validate_on_submit():
             entries = [
                 services.CheckInEntry(
-                    person_id=int(entry.person_id.data or 0),
+                    person_id=as_id(entry.person_id.data),
                     outcome=entry.outcome.data or "",
                     note=entry.note.data or "",
                 )
                 for entry in form.entries
-                if str(entry.person_id.data or "").isdigit()
+                if as_id(entry.person_id.data) is not None
             ]
             try:
                 created = services.record_checkins(
@@ -178,9 +178,7 @@ def roll_call(placement_id: int):
         form.checked_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
         for row in rows:
             form.entries.append_entry({"person_id": row.person.id})
-    entries = {
-        int(e.person_id.data): e for e in form.entries if str(e.person_id.data or "").isdigit()
-    }
+    entries = {as_id(e.person_id.data): e for e in form.entries if as_id(e.person_id.data)}
     return render_template(
         "monitoring/roll_call.html",
         placement=placement,
@@ -246,8 +244,8 @@ def _flag_form(person, formdata=True):
 @permission_required("flag.propose")
 def propose_flag():
     """Propose a flag for one person (the person is named in the URL)."""
-    person_id = request.values.get("person_id", type=int)
-    if not person_id:
+    person_id = as_id(request.values.get("person_id"))
+    if person_id is None:
         abort(404)
     person = get_person_or_404(person_id)
     form, periods = _flag_form(person, formdata=request.method == "POST")
