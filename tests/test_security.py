@@ -528,7 +528,7 @@ def test_ids_too_large_in_forms_and_queries_change_nothing(app, ids, make_user):
     )  # fmt: skip
     assert response.status_code == 200
     # The ids are refused as a whole: the step is applied to no one.
-    assert "Orang: Kolom ini wajib diisi." in response.get_data(as_text=True)
+    assert "satu atau lebih nilai tidak dapat dibaca" in response.get_data(as_text=True)
     response = browser.post(
         f"/monitoring/roll-call/{ids['placement_id']}",
         data={"checked_at": "2024-05-01T08:00", "entries-0-person_id": TOO_LARGE,

@@ -13,7 +13,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from rudenim.cases import nationalities
@@ -271,8 +278,10 @@ class VerificationStepForm(FlaskForm):
 
 class BulkStepForm(FlaskForm):
     agency = HiddenField(validators=[DataRequired()])
+    # InputRequired, not DataRequired: a list with a value that is no id keeps
+    # WTForms' "could not be coerced" instead of turning into "required".
     person_ids = SelectMultipleField(
-        _l("People"), coerce=record_id, validate_choice=False, validators=[DataRequired()]
+        _l("People"), coerce=record_id, validate_choice=False, validators=[InputRequired()]
     )
     to_status = SelectField(_l("New status"), validators=[DataRequired()])
     occurred_on = DateField(_l("Date of the step"), validators=[DataRequired()])
