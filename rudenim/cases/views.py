@@ -147,7 +147,7 @@ def register():
     if form.validate_on_submit():
         confirmed = []
         if form.confirm_different.data and form.confirmed_ids.data:
-            confirmed = [as_id(v) for v in form.confirmed_ids.data.split(",") if as_id(v)]
+            confirmed = [i for i in map(as_id, form.confirmed_ids.data.split(",")) if i]
         try:
             person = services.register_person(
                 _person_data(form),

@@ -84,7 +84,8 @@ def _log_filter(form: LogFilterForm) -> services.LogFilter:
 
 def _log_form():
     rules = db.session.scalars(select(HouseRule).order_by(HouseRule.code)).all()
-    placements = cases_services.all_placements(reuse=request.method in ("GET", "HEAD"))
+    # The log's page only shows them (a GET): the worker's list may serve.
+    placements = cases_services.all_placements(reuse=True)
     return LogFilterForm(request.args, rules=rules, placements=placements)
 
 

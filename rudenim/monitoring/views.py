@@ -147,12 +147,12 @@ def roll_call(placement_id: int):
         if form.validate_on_submit():
             entries = [
                 services.CheckInEntry(
-                    person_id=as_id(entry.person_id.data),
+                    person_id=person_id,
                     outcome=entry.outcome.data or "",
                     note=entry.note.data or "",
                 )
                 for entry in form.entries
-                if as_id(entry.person_id.data) is not None
+                if (person_id := as_id(entry.person_id.data)) is not None
             ]
             try:
                 created = services.record_checkins(
@@ -178,7 +178,7 @@ def roll_call(placement_id: int):
         form.checked_at.data = local_now().replace(second=0, microsecond=0, tzinfo=None)
         for row in rows:
             form.entries.append_entry({"person_id": row.person.id})
-    entries = {as_id(e.person_id.data): e for e in form.entries if as_id(e.person_id.data)}
+    entries = {person_id: e for e in form.entries if (person_id := as_id(e.person_id.data))}
     return render_template(
         "monitoring/roll_call.html",
         placement=placement,
