@@ -49,9 +49,11 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    #: A record's events newest first from the index alone (a person's page
+    #: shows the newest of what may be thousands of views).
     __table_args__ = (
-        Index("ix_audit_event_object", "object_type", "object_id"),
-        Index("ix_audit_event_subject", "subject_type", "subject_id"),
+        Index("ix_audit_event_object", "object_type", "object_id", "id"),
+        Index("ix_audit_event_subject", "subject_type", "subject_id", "id"),
     )
 
     def __repr__(self) -> str:

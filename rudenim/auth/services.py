@@ -10,6 +10,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from rudenim.audit.context import Actor
 from rudenim.audit.services import record_event
@@ -234,9 +235,10 @@ def find_session(token: str | None) -> UserSession | None:
     if not token:
         return None
     return db.session.scalar(
-        select(UserSession).where(
-            UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None)
-        )
+        select(UserSession)
+        .where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None))
+        # Every request needs the user next: one statement, not two.
+        .options(joinedload(UserSession.user))
     )
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.audit.services import record_event
@@ -981,10 +981,15 @@ def list_options():
 
 def page_options():
     """Loader options for the person page: its timeline in a fixed number of
-    queries (each event's placement and recorder joined to it)."""
+    queries (each event's placement and recorder joined to it), and the short
+    lists a person has a few of (names, numbers, vulnerabilities) joined to the
+    person's own row, so one statement brings all three."""
     events = selectinload(Person.custody_events)
     steps = selectinload(Person.verification_tracks).selectinload(VerificationTrack.events)
     return (
+        joinedload(Person.aliases),
+        joinedload(Person.identifiers),
+        joinedload(Person.vulnerability_rows),
         events.joinedload(CustodyEvent.placement),
         events.joinedload(CustodyEvent.recorded_by),
         steps.joinedload(VerificationEvent.recorded_by),

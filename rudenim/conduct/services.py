@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.cases.models import (
@@ -295,7 +295,7 @@ def explanations_of(person: Person) -> list[RulesExplanation]:
         db.session.scalars(
             select(RulesExplanation)
             .where(RulesExplanation.person_id == person.id)
-            .options(selectinload(RulesExplanation.explained_by))
+            .options(joinedload(RulesExplanation.explained_by))
             .order_by(RulesExplanation.explained_on.desc(), RulesExplanation.id.desc())
         )
     )
@@ -893,9 +893,10 @@ def log_export_query(query: Select) -> Select:
 
 
 def list_options():
-    """Loader options for a list of violations: what its rows show, in a fixed
-    number of queries whatever the length of the list."""
-    return (selectinload(Violation.person), selectinload(Violation.rule))
+    """Loader options for a list of violations: what its rows show, joined to
+    them (one statement, whatever the length of the list; a page's count does
+    not carry the joins)."""
+    return (joinedload(Violation.person), joinedload(Violation.rule))
 
 
 def review_queue(user, limit: int = 50) -> list[Violation]:
@@ -932,7 +933,7 @@ def violations_of(person: Person, user) -> list[Violation]:
     query = (
         select(Violation)
         .where(Violation.person_id == person.id)
-        .options(selectinload(Violation.rule))
+        .options(joinedload(Violation.rule))
     )
     return list(db.session.scalars(visible_to(query, user).order_by(Violation.occurred_at.desc())))
 

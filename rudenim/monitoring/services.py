@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from rudenim.audit.capture import lock_chain
 from rudenim.cases.models import CustodyStatus, Person, Placement
@@ -443,7 +443,7 @@ def checkins_of(person: Person, limit: int = 50) -> list[CheckIn]:
         db.session.scalars(
             select(CheckIn)
             .where(CheckIn.person_id == person.id)
-            .options(selectinload(CheckIn.recorded_by))
+            .options(joinedload(CheckIn.recorded_by))
             .order_by(CheckIn.checked_at.desc())
             .limit(limit)
         )
@@ -660,7 +660,7 @@ def flags_of(person: Person) -> list[MonitoringFlag]:
         db.session.scalars(
             select(MonitoringFlag)
             .where(MonitoringFlag.person_id == person.id)
-            .options(selectinload(MonitoringFlag.period))
+            .options(joinedload(MonitoringFlag.period))
             .order_by(MonitoringFlag.proposed_at.desc())
         )
     )

@@ -1,6 +1,6 @@
 """Pages of monitoring: periods, roll calls, flags; the banner on every page."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -358,7 +358,16 @@ def _monitoring_banner():
 
     if not getattr(user, "is_authenticated", False):
         return {"active_periods": []}
-    return {"active_periods": services.active_periods()}
+    return {"active_periods": _periods_shown(local_today())}
+
+
+def _periods_shown(today):
+    """The periods in force, read once per request for what the page shows
+    (the banner and the person page's section both name them)."""
+    shown = g.get("monitoring_periods_shown")
+    if shown is None or shown[0] != today:
+        shown = g.monitoring_periods_shown = (today, services.active_periods(today))
+    return shown[1]
 
 
 def _person_section(person):
@@ -369,7 +378,7 @@ def _person_section(person):
         "flags": services.flags_of(person),
         "checkins": services.checkins_of(person),
         "state": lambda flag: services.flag_state(flag, today),
-        "can_propose": bool(services.active_periods(today)) and person.is_in_care,
+        "can_propose": bool(_periods_shown(today)) and person.is_in_care,
     }
 
 
