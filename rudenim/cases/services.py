@@ -985,7 +985,8 @@ def page_options():
     lists a person has a few of (names, numbers, vulnerabilities) joined to the
     person's own row, so one statement brings all three."""
     events = selectinload(Person.custody_events)
-    steps = selectinload(Person.verification_tracks).selectinload(VerificationTrack.events)
+    # A person has at most one track per agency, each a few steps: one statement.
+    steps = selectinload(Person.verification_tracks).joinedload(VerificationTrack.events)
     return (
         joinedload(Person.aliases),
         joinedload(Person.identifiers),
