@@ -2,7 +2,7 @@
 
 import logging
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import render_template_string
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rudenim import create_app
 from rudenim.auth.models import UserSession
-from rudenim.clock import utcnow
+from rudenim.clock import local_days_span, utcnow
 from rudenim.extensions import db as _db
 from tests.conftest import test_settings as settings_with
 
@@ -356,6 +356,29 @@ def test_the_time_zone_is_a_setting(make_app):
     shown = render(application, "{{ when|localdatetime('yyyy-MM-dd HH:mm') }}", when=when)
 
     assert shown == "2024-03-09 23:30"
+
+
+def test_a_span_of_local_days_runs_from_midnight_to_midnight_in_the_centres_zone(app):
+    with app.app_context():
+        begin, end = local_days_span(date(2024, 3, 10), date(2024, 3, 11))
+
+    # Asia/Makassar is UTC+8: the 10th begins at 16:00 UTC on the 9th.
+    assert begin == datetime(2024, 3, 9, 16, 0, tzinfo=UTC)
+    assert end == datetime(2024, 3, 11, 16, 0, tzinfo=UTC)
+
+
+def test_a_span_to_the_calendars_edges_is_unbounded_there(app):
+    # Midnight of 1 January of year 1 east of UTC is in year 0, and the day after
+    # 31 December 9999 does not exist: neither can be held, and neither bounds
+    # anything stored.
+    with app.app_context():
+        assert local_days_span(date.min, date.max) == (None, None)
+        assert local_days_span(None, None) == (None, None)
+        begin, _end = local_days_span(date(1, 1, 2), None)
+
+    # The day after can be held (the zone's offset then was local mean time).
+    assert begin.date() == date(1, 1, 1)
+    assert begin.utcoffset().total_seconds() == 0
 
 
 def test_stored_times_come_back_in_utc_and_show_locally(db, app):

@@ -1,7 +1,7 @@
 """Writing explicit audit events, reading the trail, checking the chain."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from sqlalchemy import func, select
 
@@ -9,7 +9,7 @@ from rudenim.audit import chain
 from rudenim.audit.capture import dumps, lock_chain
 from rudenim.audit.context import Actor, current_actor
 from rudenim.audit.models import AuditEvent
-from rudenim.clock import centre_zone, utcnow
+from rudenim.clock import local_days_span, utcnow
 from rudenim.extensions import db
 
 
@@ -65,10 +65,6 @@ class AuditFilter:
     date_to: date | None = None
 
 
-def _local_midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=centre_zone())
-
-
 def filtered_events(criteria: AuditFilter):
     """A select of events matching the criteria, newest first."""
     query = select(AuditEvent)
@@ -86,10 +82,10 @@ def filtered_events(criteria: AuditFilter):
         query = query.where((AuditEvent.object_type == type_) | (AuditEvent.subject_type == type_))
     elif id_:
         query = query.where((AuditEvent.object_id == id_) | (AuditEvent.subject_id == id_))
-    if criteria.date_from:
-        query = query.where(AuditEvent.occurred_at >= _local_midnight_utc(criteria.date_from))
-    if criteria.date_to:
-        end = _local_midnight_utc(criteria.date_to + timedelta(days=1))
+    begin, end = local_days_span(criteria.date_from, criteria.date_to)
+    if begin:
+        query = query.where(AuditEvent.occurred_at >= begin)
+    if end:
         query = query.where(AuditEvent.occurred_at < end)
     return query.order_by(AuditEvent.id.desc())
 

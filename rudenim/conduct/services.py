@@ -26,7 +26,14 @@ from rudenim.cases.models import (
     Vulnerability,
 )
 from rudenim.cases.services import CustodyData, record_custody_change
-from rudenim.clock import local_now, local_to_utc, local_today, to_local, utcnow
+from rudenim.clock import (
+    local_days_span,
+    local_now,
+    local_to_utc,
+    local_today,
+    to_local,
+    utcnow,
+)
 from rudenim.conduct.models import (
     HouseRule,
     RuleSanction,
@@ -830,8 +837,6 @@ def visible_to(query: Select, user) -> Select:
 
 def log_query(criteria: LogFilter, user) -> Select:
     """Violations matching the filters, newest first, as this user may see them."""
-    from rudenim.clock import centre_zone
-
     query = select(Violation)
     if criteria.placement_id or criteria.person:
         # Only these filters read the person: without them the count of a large
@@ -839,13 +844,10 @@ def log_query(criteria: LogFilter, user) -> Select:
         query = query.join(Person, Person.id == Violation.person_id)
     if criteria.statuses:
         query = query.where(Violation.status.in_(criteria.statuses))
-    if criteria.date_from:
-        start = datetime.combine(criteria.date_from, datetime.min.time(), tzinfo=centre_zone())
-        query = query.where(Violation.occurred_at >= start)
-    if criteria.date_to:
-        end = datetime.combine(
-            criteria.date_to + timedelta(days=1), datetime.min.time(), tzinfo=centre_zone()
-        )
+    begin, end = local_days_span(criteria.date_from, criteria.date_to)
+    if begin:
+        query = query.where(Violation.occurred_at >= begin)
+    if end:
         query = query.where(Violation.occurred_at < end)
     if criteria.rule_id:
         query = query.where(Violation.rule_id == criteria.rule_id)

@@ -205,6 +205,17 @@ def test_filter_up_to_a_date(client, supervisor, trail):
     assert listed(response) == ids(trail, "budi_export")
 
 
+def test_dates_at_the_calendars_edges_filter_nothing_out(client, supervisor, trail):
+    # Found by the fuzz test: year 1 east of UTC begins in year 0, a 500.
+    everything = listed(client.get("/audit/"))
+
+    response = client.get("/audit/?date_from=0001-01-01&date_to=9999-12-31")
+
+    assert response.status_code == 200
+    assert listed(response) == everything
+    assert "was not valid" not in response.get_data(as_text=True)
+
+
 def test_a_filter_that_matches_nothing_says_so(client, supervisor, trail):
     response = client.get("/audit/?actor=nobody")
 

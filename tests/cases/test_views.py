@@ -258,6 +258,12 @@ def test_nationality_names_are_in_the_interface_language(client, login_as):
             {"date_of_birth": (local_today() + timedelta(days=3)).isoformat()},
             "The date of birth is in the future.",
         ),
+        # The calendar's edges (the duplicate search looks two years either side).
+        ({"date_of_birth": "9999-12-31"}, "The date of birth is in the future."),
+        (
+            {"date_of_birth": "0001-01-01"},
+            "A date of birth more than 120 years ago is not possible.",
+        ),
         ({"date_of_birth": "", "age_years": "150"}, "Number must be between 0 and 120."),
         (
             {"date_of_birth": "1990-01-01", "age_years": "30"},
@@ -1030,6 +1036,12 @@ def test_an_edit_with_a_missing_or_forged_version_is_treated_as_stale(
         (
             {"date_of_birth": (local_today() + timedelta(days=2)).isoformat()},
             "The date of birth is in the future.",
+        ),
+        # The calendar's edges (the duplicate search looks two years either side).
+        ({"date_of_birth": "9999-12-31"}, "The date of birth is in the future."),
+        (
+            {"date_of_birth": "0001-01-01"},
+            "A date of birth more than 120 years ago is not possible.",
         ),
         ({"date_of_birth": "", "age_years": "150"}, "Number must be between 0 and 120."),
         ({"nationality": "XX"}, "Not a valid choice."),

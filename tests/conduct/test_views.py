@@ -337,6 +337,8 @@ def test_staff_report_a_violation_from_the_person_page(app, catalogue, make_pers
     [
         ("future", "The time is in the future."),
         ("before arrival", "The time is before the person's arrival."),
+        # Midnight of year 1 here is in year 0 in UTC (was an OverflowError, a 500).
+        ("year one", "The time is before the person's arrival."),
         ("unknown rule", "Not a valid choice."),
         ("inactive rule", "Not a valid choice."),
         ("no rule", "This field is required."),
@@ -364,6 +366,7 @@ def test_a_bad_report_is_refused_with_the_reason_and_nothing_saved(
         "before arrival": {
             "occurred_at": (when - timedelta(days=201)).strftime("%Y-%m-%dT%H:%M"),
         },
+        "year one": {"occurred_at": "0001-01-01T00:00"},
         "unknown rule": {"rule_id": "9999"},
         "inactive rule": {"rule_id": str(rules["TT-05"])},
         "no rule": {"rule_id": "0"},
@@ -1149,6 +1152,11 @@ def test_the_log_filters(app, catalogue, make_person, make_violation, supervisor
         response = client.get(f"/conduct/{query}")
         assert log_ids(response) == expected, query
         assert messages(response) == [], query
+    # Dates at the calendar's edges bound nothing (year 1 east of UTC was a 500).
+    edges = client.get("/conduct/?date_from=0001-01-01&date_to=9999-12-31")
+    assert edges.status_code == 200
+    assert log_ids(edges) == [fight.id, upheld.id, old.id]
+    assert messages(edges) == []
     bad = client.get(f"/conduct/?date_from={today(app)}&date_to={today(app) - timedelta(days=1)}")
     assert "Some filters were not valid and were not applied." in messages(bad)
     assert "The end date is before the start date." in messages(bad)
