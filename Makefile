@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format demo translations install install-test clean bench messages
+.PHONY: run test lint format demo translations install install-test clean bench messages chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rudenim needs Python 3.11 or newer (set PYTHON=...)")'
@@ -48,8 +48,28 @@ format: install-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+# The browser journeys (tests/e2e) drive the system's Chromium and fail without
+# it: install it where the machine allows (apt-get, as root or through sudo).
+CHROMIUM ?= $(or $(RUDENIM_E2E_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@$(call system_package,$(CHROMIUM),chromium)
+
+# $(call system_package,program path,Debian package): install the package unless
+# the program is there; fail with what to do where it cannot be installed.
+define system_package
+if [ ! -x "$(1)" ]; then \
+  if command -v apt-get >/dev/null; then \
+    sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+    echo "Installing $(2) (apt-get install $(2); $(1) is missing)"; \
+    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+  fi; \
+  [ -x "$(1)" ] || { echo "$(1) is missing: install the $(2) package, or see README 'Development'"; exit 1; }; \
+fi
+endef
 
 # Extract new strings and merge them into the catalogues (then translate them).
 messages: install
@@ -61,4 +81,5 @@ clean:
 
 # Benchmark (BENCH_PEOPLE, default 100000; DATABASE_URL for PostgreSQL).
 bench: install-test
+	@$(call system_package,/usr/bin/sqlite3,sqlite3)
 	$(BIN)/python bench/run.py
