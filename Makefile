@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format demo translations install install-test clean bench messages chromium
+.PHONY: run test lint format demo translations install install-test clean bench messages chromium sqlite3-tool
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Rudenim needs Python 3.11 or newer (set PYTHON=...)")'
@@ -80,6 +80,9 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # Benchmark (BENCH_PEOPLE, default 100000; DATABASE_URL for PostgreSQL).
-bench: install-test
-	@$(call system_package,/usr/bin/sqlite3,sqlite3)
+bench: install-test sqlite3-tool
 	$(BIN)/python bench/run.py
+
+# The benchmark's CSV floor is the sqlite3 command-line tool's own export.
+sqlite3-tool:
+	@$(call system_package,/usr/bin/sqlite3,sqlite3)

@@ -358,16 +358,15 @@ def _monitoring_banner():
 
     if not getattr(user, "is_authenticated", False):
         return {"active_periods": []}
-    return {"active_periods": _periods_shown(local_today())}
+    return {"active_periods": _periods_shown()}
 
 
-def _periods_shown(today):
-    """The periods in force, read once per request for what the page shows
-    (the banner and the person page's section both name them)."""
-    shown = g.get("monitoring_periods_shown")
-    if shown is None or shown[0] != today:
-        shown = g.monitoring_periods_shown = (today, services.active_periods(today))
-    return shown[1]
+def _periods_shown():
+    """The periods in force today, read once per request for what the page
+    shows (the banner and the person page's section both name them)."""
+    if "monitoring_periods_shown" not in g:
+        g.monitoring_periods_shown = services.active_periods()
+    return g.monitoring_periods_shown
 
 
 def _person_section(person):
@@ -378,7 +377,7 @@ def _person_section(person):
         "flags": services.flags_of(person),
         "checkins": services.checkins_of(person),
         "state": lambda flag: services.flag_state(flag, today),
-        "can_propose": bool(_periods_shown(today)) and person.is_in_care,
+        "can_propose": bool(_periods_shown()) and person.is_in_care,
     }
 
 
