@@ -89,3 +89,21 @@ def test_wtforms_messages_are_in_the_interface_language(client):
     page = client.post("/auth/login", data={"username": "", "password": ""})
     text = page.get_data(as_text=True)
     assert "This field is required." in text and "Kolom ini wajib diisi." not in text
+
+
+def test_template_strings_are_translated_with_their_values_escaped(app):
+    # Templates' _() and gettext() are the app's own one-step gettext: the
+    # Indonesian text, a value's markup escaped, and markup the template made
+    # itself (Markup) kept, as with Jinja's own newstyle gettext.
+    from flask import render_template_string
+    from markupsafe import Markup
+
+    source = '{{ _("%(name)s is registered as %(case)s.", name=name, case="RDN-1") }}'
+    with app.test_request_context("/"):
+        typed = render_template_string(source, name="<b>Ayesha</b>")
+        made = render_template_string(source, name=Markup("<b>Ayesha</b>"))
+        plain = render_template_string('{{ gettext("100%% of %(n)d", n=3) }}')
+    assert typed == "&lt;b&gt;Ayesha&lt;/b&gt; telah diregistrasi dengan nomor kasus RDN-1."
+    assert made == "<b>Ayesha</b> telah diregistrasi dengan nomor kasus RDN-1."
+    # A format string even without a translation: %% is one percent sign.
+    assert plain == "100% of 3"

@@ -11,11 +11,12 @@ from datetime import date, timedelta
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, update
 
 from rudenim.cases import services
 from rudenim.cases.models import CustodyStatus, Person, Placement, Vulnerability
 from rudenim.clock import local_today
+from rudenim.extensions import WriteWhenReadOnly, only_reads_from_here, read_only_connection
 from rudenim.extensions import db as _db
 from tests.cases.conftest import (
     audit_events,
@@ -916,6 +917,52 @@ def test_pages_that_only_read_leave_the_write_lock_free(app, client, sign_in, ur
     assert begins[-1] == "BEGIN"
     page = statements[len(statements) - statements[::-1].index("BEGIN") :]
     assert all(s.startswith("SELECT") for s in page)
+
+
+def test_a_page_s_reads_refuse_to_write(app, client, sign_in, make_person):
+    # After only_reads_from_here() a view's connection sends no write: on
+    # PostgreSQL it would be committed by itself, statement by statement.
+    person = make_person()
+    with app.test_request_context():
+        only_reads_from_here()
+        assert _db.session.get(Person, person.id).full_name == person.full_name
+        _db.session.get(Person, person.id).full_name = "Written After Reading"
+        with pytest.raises(WriteWhenReadOnly):
+            _db.session.flush()
+        _db.session.rollback()
+    with app.app_context():
+        assert _db.session.get(Person, person.id).full_name == person.full_name
+        with read_only_connection() as connection, pytest.raises(WriteWhenReadOnly):
+            connection.execute(update(Person).values(full_name="Written After Reading"))
+        assert _db.session.scalar(select(Person.full_name).where(Person.id == person.id)) == (
+            person.full_name
+        )
+
+
+def test_a_page_s_statements_stay_prepared_on_postgresql(app, client, sign_in, make_person):
+    # psycopg prepares a statement the fifth time it runs on a connection and
+    # forgets them all at a ROLLBACK: the pages' reads end without one, so
+    # their statements are parsed and planned once per connection, not per request.
+    with app.app_context():
+        engine = _db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements are psycopg's")
+    person = make_person()
+    sign_in("supervisor")
+    for _n in range(12):
+        page = client.get(f"/cases/{person.id}")
+        assert page.status_code == 200 and person.case_number in page.get_data(as_text=True)
+    pooled = [engine.raw_connection() for _n in range(engine.pool.checkedin())]
+    try:
+        prepared = 0
+        for connection in pooled:
+            cursor = connection.cursor()
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            prepared += cursor.fetchone()[0]
+    finally:
+        for connection in pooled:
+            connection.close()
+    assert prepared >= 10
 
 
 def test_an_unknown_person_is_not_found(client, sign_in):
