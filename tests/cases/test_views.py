@@ -954,6 +954,9 @@ def test_a_page_s_statements_stay_prepared_on_postgresql(app, client, sign_in, m
         assert page.status_code == 200 and person.case_number in page.get_data(as_text=True)
     pooled = [engine.raw_connection() for _n in range(engine.pool.checkedin())]
     try:
+        # The reads ran in autocommit; the pool hands the connection back out of
+        # it, so the next request's writes are one transaction again.
+        assert pooled and not any(c.driver_connection.autocommit for c in pooled)
         prepared = 0
         for connection in pooled:
             cursor = connection.cursor()
