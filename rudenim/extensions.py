@@ -81,12 +81,12 @@ def only_reads_from_here() -> None:
 
     On PostgreSQL the reads then run outside a transaction (autocommit). At the
     default isolation, READ COMMITTED, each statement sees what was committed
-    when it began either way; but the request's transaction ended in a
-    ROLLBACK, and psycopg forgets its prepared statements at every ROLLBACK,
-    so each page's queries were parsed and planned afresh on every request
-    (a sixth of the person page's time). The reads' connection refuses to
-    write (``_refuse_writes_when_read_only``), so nothing can be committed
-    statement by statement from here.
+    when it began either way; but a reading transaction ends in a ROLLBACK at
+    the end of the request, and psycopg forgets its prepared statements at
+    every ROLLBACK, so each page's queries would be parsed and planned afresh
+    on every request (a sixth of the person page's time). The reads'
+    connection refuses to write (``_refuse_writes_when_read_only``), so
+    nothing can be committed statement by statement from here.
     """
     db.session.commit()
     options = {"rudenim_read_only": True}
