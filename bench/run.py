@@ -1,7 +1,7 @@
 """Rudenim benchmark: ``make bench`` (size by BENCH_PEOPLE, database by DATABASE_URL).
 
 Builds a database of N synthetic people with their history, then measures each
-page through the app (test client) and its own SQL issued directly with the
+page through the app (test client) and its own reads issued directly with the
 database driver (the floor), the verification exports against the sqlite3
 command-line tool (or PostgreSQL's COPY), peak memory of the serving process at
 N/10 and N rows, and person pages per second through gunicorn over HTTP.
