@@ -919,7 +919,7 @@ def test_pages_that_only_read_leave_the_write_lock_free(app, client, sign_in, ur
     assert all(s.startswith("SELECT") for s in page)
 
 
-def test_a_page_s_reads_refuse_to_write(app, client, sign_in, make_person):
+def test_a_page_s_reads_refuse_to_write(app, make_person):
     # After only_reads_from_here() a view's connection sends no write: on
     # PostgreSQL it would be committed by itself, statement by statement.
     person = make_person()
