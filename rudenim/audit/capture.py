@@ -18,7 +18,8 @@ from rudenim.audit.context import current_actor
 from rudenim.clock import utcnow
 
 REDACTED = "[redacted]"
-_LOCKED = "audit_chain_locked"
+#: Where a session keeps the chain head it has locked: (last id, last hash).
+_HEAD = "audit_chain_head"
 
 
 class Audited:
@@ -134,16 +135,28 @@ def _has_audited_changes(session: Session) -> bool:
     return any(isinstance(obj, Audited) for obj in (*session.new, *session.dirty, *session.deleted))
 
 
-def lock_chain(session: Session) -> None:
-    """Take the chain head's lock now, before this transaction writes anything else.
+def lock_chain(session: Session) -> tuple[int, str]:
+    """Take the chain head's lock now, before this transaction writes anything
+    else; return the head, (last id, last hash).
 
     Every writer takes this lock first, so two transactions never wait on each
-    other's rows while each holds half of what the other needs.
+    other's rows while each holds half of what the other needs. The head is
+    read once a transaction: while it holds the lock only it moves the head,
+    through ``append_events``, which keeps the new one.
     """
-    if session.info.get(_LOCKED):
-        return
-    chain.lock_head(session.connection())
-    session.info[_LOCKED] = True
+    head = session.info.get(_HEAD)
+    if head is None:
+        head = session.info[_HEAD] = chain.lock_head(session.connection())
+    return head
+
+
+def append_events(session: Session, rows: list[dict]) -> list[dict]:
+    """Append events to the chain in the session's transaction (the only way
+    the app writes them), after the head it has locked."""
+    written = chain.append(session.connection(), rows, head=lock_chain(session))
+    if written:
+        session.info[_HEAD] = (written[-1]["id"], written[-1]["hash"])
+    return written
 
 
 @event.listens_for(Session, "before_flush")
@@ -167,11 +180,12 @@ def _write_events(session, _flush_context):
         if isinstance(obj, Audited):
             rows.append(_event_row("delete", obj, _snapshot(obj)))
     if rows:
-        chain.append(session.connection(), rows)
+        append_events(session, rows)
 
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_lock(session, *_args):
-    session.info.pop(_LOCKED, None)
+    # A rollback, even of a savepoint, may have moved the head back: read it again.
+    session.info.pop(_HEAD, None)

@@ -71,12 +71,19 @@ def lock_head(connection: Connection) -> tuple[int, str]:
     return row.last_id, row.last_hash
 
 
-def append(connection: Connection, rows: Iterable[dict]) -> list[dict]:
-    """Append events (dicts of AuditEvent columns, without id and hashes) in order."""
+def append(
+    connection: Connection, rows: Iterable[dict], head: tuple[int, str] | None = None
+) -> list[dict]:
+    """Append events (dicts of AuditEvent columns, without id and hashes) in order.
+
+    ``head`` is the (last id, last hash) that ``lock_head`` returned in this
+    transaction, if no append has moved the head since; without it the head is
+    locked and read here.
+    """
     rows = list(rows)
     if not rows:
         return []
-    last_id, last_hash = lock_head(connection)
+    last_id, last_hash = head if head is not None else lock_head(connection)
     for row in rows:
         last_id += 1
         row["id"] = last_id

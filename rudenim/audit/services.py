@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from rudenim.audit import chain
-from rudenim.audit.capture import dumps, lock_chain
+from rudenim.audit.capture import append_events, dumps
 from rudenim.audit.context import Actor, current_actor
 from rudenim.audit.models import AuditEvent
 from rudenim.clock import local_days_span, utcnow
@@ -25,9 +25,8 @@ def record_event(
     """Append one explicit event (login, export, page view, refusal …) to the trail."""
     actor = actor or current_actor()
     subject_type, subject_id = subject if subject else (object_type, object_id)
-    lock_chain(db.session)
-    (row,) = chain.append(
-        db.session.connection(),
+    (row,) = append_events(
+        db.session,
         [
             {
                 "occurred_at": utcnow(),

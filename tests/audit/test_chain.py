@@ -4,7 +4,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, event, select, text
 
 from rudenim.audit import chain
 from rudenim.audit.capture import dumps, lock_chain
@@ -328,6 +328,31 @@ def test_a_rolled_back_transaction_leaves_no_gap(db, five_events):
     report = verify_chain()
     assert report.ok
     assert report.count == EVENTS + 1
+
+
+def test_a_transaction_reads_the_chain_head_once_and_links_all_it_writes(db, five_events):
+    reads = []
+
+    def count_head_reads(_conn, _cursor, statement, *_args):
+        if "FROM audit_chain_head" in statement:
+            reads.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", count_head_reads)
+    try:
+        first = record_event("export")
+        user, _ = create_user("ani", "officer", password=PASSWORD)  # audited: a flush appends
+        _db.session.flush()
+        last = record_event("login", object_type="User", object_id=user.id)
+        db.session.commit()
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", count_head_reads)
+
+    assert len(reads) == 1
+    assert first["id"] == EVENTS + 1
+    assert last["prev_hash"] == stored(db, last["id"] - 1)["hash"]
+    report = verify_chain()
+    assert report.ok, report
+    assert report.count == last["id"]
 
 
 WRITERS = 8
