@@ -66,7 +66,7 @@ def unit_work() -> int:
     """A fixed piece of plain Python, like a page's: build, sort, escape and join
     rows into HTML, and a JSON round trip. It uses nothing of the app or its
     libraries, so a slower app cannot make it slower; a slower machine does.
-    It took 1.2 to 2.5 ms a time in the benchmark at 10,000 people here."""
+    It took 1.2 to 2.8 ms a time in the benchmark at 10,000 people here."""
     rows = [
         {"id": n, "name": f"Nama <{n}> & anak", "status": ("detained", "released")[n % 2]}
         for n in range(600)
