@@ -194,16 +194,12 @@ def _looked_up_per_person():
         return func.max(case((Identifier.kind == kind, Identifier.value))).label(kind.value)
 
     aliases = select(_aliases_aggregate().label("aliases")).where(Alias.person_id == Person.id)
-    numbers = [
-        select(number(kind)).where(Identifier.person_id == Person.id) for kind in EXPORTED_NUMBERS
-    ]
     if db.engine.dialect.name != "postgresql":
-        columns = [aliases.scalar_subquery().label("aliases")]
-        columns += [
-            query.scalar_subquery().label(kind.value)
-            for query, kind in zip(numbers, EXPORTED_NUMBERS, strict=True)
-        ]
-        return {column.name: column for column in columns}, []
+        columns = {"aliases": aliases.scalar_subquery().label("aliases")}
+        for kind in EXPORTED_NUMBERS:
+            each = select(number(kind)).where(Identifier.person_id == Person.id)
+            columns[kind.value] = each.scalar_subquery().label(kind.value)
+        return columns, []
     aliases = aliases.lateral("person_aliases")
     numbers = (
         select(*(number(kind) for kind in EXPORTED_NUMBERS))
