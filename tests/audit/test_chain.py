@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import bindparam, event, select, text
 
 from rudenim.audit import chain
-from rudenim.audit.capture import dumps, lock_chain
+from rudenim.audit.capture import append_events, dumps
 from rudenim.audit.context import Actor, acting_as
 from rudenim.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from rudenim.audit.services import record_event, verify_chain
@@ -60,14 +60,6 @@ def full_event(number: int) -> dict:
     return event
 
 
-def append_events(db, rows: list[dict]) -> list[dict]:
-    """Append rows the way every writer does: lock the head, then append."""
-    lock_chain(db.session)
-    written = chain.append(db.session.connection(), rows)
-    db.session.commit()
-    return written
-
-
 def stored(db, event_id: int) -> dict:
     """An event's columns as they are in the database."""
     row = db.session.execute(select(AuditEvent.__table__).where(AuditEvent.id == event_id))
@@ -103,7 +95,8 @@ def raw_insert(db, row: dict) -> None:
 @pytest.fixture
 def five_events(db):
     """A committed chain of five fully filled events; the chain verifies."""
-    written = append_events(db, [full_event(number) for number in range(1, EVENTS + 1)])
+    written = append_events(db.session, [full_event(number) for number in range(1, EVENTS + 1)])
+    db.session.commit()
     report = verify_chain()
     assert report.ok, report
     assert report.count == EVENTS
@@ -341,7 +334,7 @@ def test_a_transaction_reads_the_chain_head_once_and_links_all_it_writes(db, fiv
     try:
         first = record_event("export")
         user, _ = create_user("ani", "officer", password=PASSWORD)  # audited: a flush appends
-        _db.session.flush()
+        db.session.flush()
         last = record_event("login", object_type="User", object_id=user.id)
         db.session.commit()
     finally:
