@@ -126,9 +126,11 @@ def _select_timezone() -> str:
 
 def _init_extensions(app: Flask) -> None:
     from rudenim import i18n
-    from rudenim.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from rudenim.extensions import babel, csrf, db, limiter, login_manager, migrate, read_first
 
     db.init_app(app)
+    # First of the request hooks: signing the user in reads too.
+    app.before_request(read_first)
     migrate.init_app(
         app,
         db,

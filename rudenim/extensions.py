@@ -1,7 +1,10 @@
 """Flask extensions, created unbound and bound in ``create_app``."""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 #: Stable constraint names so Alembic migrations are the same on every database.
@@ -36,6 +40,9 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address)
 
+#: The requests that change nothing by HTTP's rules: they begin reading.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, _record):
@@ -57,12 +64,12 @@ def _configure_sqlite(dbapi_connection, _record):
 def _begin_immediate_on_sqlite(connection):
     """Take SQLite's write lock at BEGIN, except on read-only connections.
 
-    Almost every request writes (page views are audited), and a deferred
-    transaction that reads and then writes fails with SQLITE_BUSY when another
-    connection committed in between. BEGIN IMMEDIATE makes writers queue instead.
-    A connection opened with ``read_only_connection()`` (streamed exports), or
-    the session after ``only_reads_from_here()``, only reads, so it begins
-    deferred and never holds up writers while it reads.
+    A deferred transaction that reads and then writes fails with SQLITE_BUSY
+    when another connection committed in between; BEGIN IMMEDIATE makes writers
+    queue instead. A connection opened with ``read_only_connection()`` (streamed
+    exports), or the session of a GET request and after
+    ``only_reads_from_here()``, only reads, so it begins deferred and never
+    holds up writers while it reads.
     """
     if connection.dialect.name == "sqlite":
         read_only = connection.get_execution_options().get("rudenim_read_only")
@@ -72,12 +79,12 @@ def _begin_immediate_on_sqlite(connection):
 def only_reads_from_here() -> None:
     """End the request's transaction and go on in one that takes no write lock.
 
-    A view calls this once it has written what it writes (the person page, its
-    audit event) or when it writes nothing (lists, the board, the dashboard).
-    On SQLite a transaction that may write holds the database's one write lock
-    from its first statement, so without this every page, even one that only
-    reads, waits for every other; after it, pages render side by side. A write
-    after a rollback (a refusal's audit event) takes the lock again as usual.
+    Every GET request begins so (``read_first``), and goes back to it after
+    what it writes in ``writing()``. On SQLite a transaction that may write holds the
+    database's one write lock from its first statement, so without this every
+    page, even one that only reads, would wait for every other while it loads
+    its rows and renders; with it, pages render side by side. A write after a
+    rollback (a refusal's audit event) takes the lock again as usual.
 
     On PostgreSQL the reads then run outside a transaction (autocommit). At the
     default isolation, READ COMMITTED, each statement sees what was committed
@@ -93,6 +100,46 @@ def only_reads_from_here() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
     db.session.connection(execution_options=options)
+
+
+def read_first() -> None:
+    """Before each request: a GET (or HEAD) reads, until it says it writes."""
+    if request.method not in SAFE_METHODS or request.endpoint == "static":
+        return
+    try:
+        only_reads_from_here()
+    except DBAPIError:
+        # The database is out of reach: the view meets the same error and
+        # answers for it (/healthz with its 503, a page with the error page).
+        db.session.rollback()
+
+
+def reading() -> bool:
+    """Whether the session is in a transaction that only reads."""
+    session = db.session()
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().get_execution_options().get("rudenim_read_only"))
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Write what the block writes in a transaction of its own, in a request that reads.
+
+    A GET request writes little: a page view's audit event, a session's
+    last-seen time. In a request that is reading, the reads are committed
+    first (there is nothing in them to write), the block's writes go in a
+    transaction that takes SQLite's write lock at BEGIN, so the lock is held
+    for those statements only, and are committed at its end; the request then
+    reads on. Anywhere else (a form's POST, the command line) the block joins
+    the transaction under way, which commits or rolls back as a whole.
+    """
+    if not reading():
+        yield
+        return
+    db.session.commit()
+    yield
+    only_reads_from_here()
 
 
 class WriteWhenReadOnly(RuntimeError):

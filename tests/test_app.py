@@ -222,16 +222,35 @@ def test_an_unexpected_error_answers_json_without_details(failing_app):
 def test_an_unexpected_error_undoes_the_request_s_changes(failing_app):
     from rudenim.audit.services import record_event
 
-    @failing_app.route("/half-done")
+    @failing_app.route("/half-done", methods=["POST"])
     def half_done():
         record_event("export")
         raise RuntimeError("after writing")
 
-    response = failing_app.test_client().get("/half-done")
+    response = failing_app.test_client().post("/half-done")
 
     assert response.status_code == 500
     with failing_app.app_context():
         assert _db.session.execute(text("SELECT count(*) FROM audit_event")).scalar() == 0
+
+
+def test_a_page_s_view_event_stands_when_the_page_then_fails(failing_app):
+    # A GET request writes its audit event at once (so that it holds SQLite's
+    # write lock for that only): once the record was read, the trail says so,
+    # even when the page fails to render afterwards.
+    from rudenim.audit.services import record_event
+
+    @failing_app.route("/viewed-then-failed")
+    def viewed_then_failed():
+        record_event("view", object_type="Person", object_id=1)
+        raise RuntimeError("while rendering")
+
+    response = failing_app.test_client().get("/viewed-then-failed")
+
+    assert response.status_code == 500
+    with failing_app.app_context():
+        actions = _db.session.execute(text("SELECT action, object_id FROM audit_event")).all()
+    assert [tuple(row) for row in actions] == [("view", "1")]
 
 
 # --- storage defaults --------------------------------------------------------------

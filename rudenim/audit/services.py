@@ -10,7 +10,7 @@ from rudenim.audit.capture import append_events, dumps
 from rudenim.audit.context import Actor, current_actor
 from rudenim.audit.models import AuditEvent
 from rudenim.clock import local_days_span, utcnow
-from rudenim.extensions import db
+from rudenim.extensions import db, writing
 
 
 def record_event(
@@ -25,25 +25,23 @@ def record_event(
     """Append one explicit event (login, export, page view, refusal …) to the trail."""
     actor = actor or current_actor()
     subject_type, subject_id = subject if subject else (object_type, object_id)
-    (row,) = append_events(
-        db.session,
-        [
-            {
-                "occurred_at": utcnow(),
-                "actor_id": actor.user_id,
-                "actor_name": actor.name,
-                "ip": actor.ip,
-                "request_id": actor.request_id,
-                "action": action,
-                "object_type": object_type,
-                "object_id": None if object_id is None else str(object_id),
-                "subject_type": subject_type,
-                "subject_id": None if subject_id is None else str(subject_id),
-                "changes": None,
-                "details": dumps(details) if details else None,
-            }
-        ],
-    )
+    event = {
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id,
+        "actor_name": actor.name,
+        "ip": actor.ip,
+        "request_id": actor.request_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "subject_type": subject_type,
+        "subject_id": None if subject_id is None else str(subject_id),
+        "changes": None,
+        "details": dumps(details) if details else None,
+    }
+    # In a GET request (a page view) the event is written and committed at once.
+    with writing():
+        (row,) = append_events(db.session, [event])
     return row
 
 

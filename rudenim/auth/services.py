@@ -19,7 +19,7 @@ from rudenim.auth.models import LoginThrottle, User, UserSession
 from rudenim.auth.permissions import Role
 from rudenim.clock import as_utc, utcnow
 from rudenim.errors import DomainError, DuplicateRecord, NotFound
-from rudenim.extensions import db
+from rudenim.extensions import db, writing
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 #: How often an open session's last_seen_at is written (not on every request).
@@ -267,14 +267,18 @@ def resume_session(token: str | None, last_active: datetime | None) -> SessionCh
         return SessionCheck(None, "inactive" if ended == "deactivated" else "ended")
     now = utcnow()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    # A GET request reads until here: what this writes is committed at once.
     if last_active is None or now - as_utc(last_active) > idle:
-        end_session(session_row, "idle")
+        with writing():
+            end_session(session_row, "idle")
         return SessionCheck(None, "idle")
     if not session_row.user.is_active_account:
-        end_session(session_row, "deactivated")
+        with writing():
+            end_session(session_row, "deactivated")
         return SessionCheck(None, "inactive")
     if now - as_utc(session_row.last_seen_at) > LAST_SEEN_RESOLUTION:
-        session_row.last_seen_at = now
+        with writing():
+            session_row.last_seen_at = now
     return SessionCheck(session_row.user)
 
 

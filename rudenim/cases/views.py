@@ -29,7 +29,7 @@ from rudenim.cases.models import (
     VerificationStatus,
 )
 from rudenim.errors import DomainError, NotFound, StaleRecord
-from rudenim.extensions import db, only_reads_from_here
+from rudenim.extensions import db
 from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
 from rudenim.web import as_id, page_number
 
@@ -93,7 +93,6 @@ def _filter_from(form: PeopleFilterForm) -> services.PeopleFilter:
 @permission_required("case.view")
 def index():
     """Find people: one search box, filters, sortable columns, pages."""
-    only_reads_from_here()
     placements = active_placements()
     form = PeopleFilterForm(request.args, placements=placements)
     criteria = services.PeopleFilter()
@@ -209,7 +208,6 @@ def detail(person_id: int):
     """Everything about one person; every view is recorded in the audit trail."""
     person = get_person_or_404(person_id, services.page_options())
     record_event("view", object_type="Person", object_id=person.id)
-    only_reads_from_here()
     placements = active_placements()
     history = None
     if current_user.can("case.history"):
@@ -237,7 +235,6 @@ def history(person_id: int):
     """Every event about one person and their records, newest first, in pages."""
     person = get_person_or_404(person_id)
     record_event("view", object_type="Person", object_id=person.id, details={"page": "history"})
-    only_reads_from_here()
     page = db.paginate(
         history_query("Person", person.id),
         page=page_number(),
@@ -582,7 +579,6 @@ def board_form_from_request() -> tuple[BoardFilterForm, verification.BoardFilter
 @permission_required("verification.view")
 def board():
     """Each agency's verification board: counts, people, stalled tracks."""
-    only_reads_from_here()
     form, criteria = board_form_from_request()
     if criteria is None:
         flash(_("Some filters were not valid and were not applied."), "warning")

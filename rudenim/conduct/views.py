@@ -40,7 +40,7 @@ from rudenim.conduct.forms import (
 from rudenim.conduct.models import HouseRule, Violation
 from rudenim.errors import DomainError, NotFound, PermissionDenied
 from rudenim.exports import csv_stream
-from rudenim.extensions import db, only_reads_from_here, read_only_connection
+from rudenim.extensions import db, read_only_connection
 from rudenim.forms import flash_form_errors, show_domain_error
 from rudenim.web import as_id, page_number
 
@@ -93,7 +93,6 @@ def _log_form():
 @permission_required("violation.view")
 def index():
     """The violation log: queue awaiting review, counts, filtered list."""
-    only_reads_from_here()
     form = _log_form()
     criteria = services.LogFilter(statuses=[])
     if form.validate():

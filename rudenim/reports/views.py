@@ -17,7 +17,7 @@ from rudenim.auth.access import permission_required
 from rudenim.cases import detail_sections
 from rudenim.cases.views import active_placements, board_filter_from
 from rudenim.errors import DomainError
-from rudenim.extensions import db, only_reads_from_here
+from rudenim.extensions import db
 from rudenim.forms import flash_form_errors
 from rudenim.reports import bp, services
 from rudenim.reports.dashboard import rendered_figures
@@ -30,7 +30,6 @@ PRINT_LIMIT = 2000
 @permission_required("dashboard.view")
 def dashboard():
     """The centre at a glance: counts, at most DASHBOARD_CACHE_SECONDS old."""
-    only_reads_from_here()
     figures = None
     if current_user.can("case.view"):
         figures = rendered_figures(lambda f: render_template("reports/_figures.html", f=f))
