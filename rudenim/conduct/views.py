@@ -175,7 +175,6 @@ def detail(violation_id: int):
     violation = get_violation_or_404(violation_id)
     record_event("view", object_type="Violation", object_id=violation.id,
                  subject=("Person", violation.person_id))  # fmt: skip
-    db.session.commit()
     return render_template(
         "conduct/detail.html",
         v=violation,

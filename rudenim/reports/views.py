@@ -132,7 +132,6 @@ def person_record(person_id: int):
 
     person = get_person_or_404(person_id)
     record_event("subject_access_print", object_type="Person", object_id=person.id)
-    db.session.commit()
     violations = db.session.scalars(
         select(Violation).where(Violation.person_id == person.id).order_by(Violation.occurred_at)
     ).all()

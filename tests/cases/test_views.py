@@ -894,15 +894,16 @@ def sqlite_statements(app, client, url) -> list[str]:
     return statements
 
 
+@pytest.mark.parametrize("page", ["/cases/{}", "/cases/{}/history", "/reports/people/{}/record"])
 def test_a_person_page_holds_the_write_lock_only_to_record_its_view(
-    app, client, sign_in, make_person
+    app, client, sign_in, make_person, page
 ):
     # On SQLite, BEGIN IMMEDIATE takes the one write lock every request shares.
     # The page takes it for its audit event alone: signing the user in, loading
     # the person and rendering leave it free for the next request.
     person = make_person()
     sign_in("supervisor")
-    statements = sqlite_statements(app, client, f"/cases/{person.id}")
+    statements = sqlite_statements(app, client, page.format(person.id))
     begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
     assert [statements[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
     locked = statements[begins[1] + 1 : begins[2]]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from babel.dates import format_date
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, update
 
 from rudenim.cases.models import CustodyEvent, CustodyStatus, Person, Placement
@@ -404,6 +405,37 @@ def test_viewers_and_admins_do_not_report(app, catalogue, make_person, browser, 
 
 
 # --- 3. the review steps -------------------------------------------------------------------------
+
+
+def test_a_violation_page_holds_the_write_lock_only_to_record_its_view(
+    app, make_violation, officer
+):
+    # SQLite's one write lock: taken for the view's audit event, not while the
+    # page loads the violation and renders.
+    client, officer_id = officer
+    violation = make_violation(reporter=officer_id)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite has one write lock for the whole database")
+    statements = []
+
+    def capture(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    sqlalchemy_event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert client.get(f"/conduct/{violation.id}").status_code == 200
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", capture)
+    begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
+    assert [statements[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
+    assert [s.split()[0] for s in statements[begins[1] + 1 : begins[2]]] == [
+        "SELECT",  # the chain head
+        "INSERT",  # the view
+        "UPDATE",  # the new head
+    ]
+    assert all(s.startswith("SELECT") for s in statements[begins[2] + 1 :])
 
 
 def test_the_review_steps_record_who_and_when(app, make_violation, officer):
