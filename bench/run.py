@@ -272,7 +272,7 @@ class Bench:
             for _n in range(self.requests):
                 started = time.perf_counter()
                 if sqlite:  # the driver is in autocommit mode: open the transaction as the app does
-                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute("BEGIN")  # a GET request reads in a deferred one
                 for statement, parameters in reads:
                     cursor.execute(statement, parameters)
                     cursor.fetchall()
