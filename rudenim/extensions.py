@@ -80,11 +80,12 @@ def only_reads_from_here() -> None:
     """End the request's transaction and go on in one that takes no write lock.
 
     Every GET request begins so (``read_first``), and goes back to it after
-    what it writes in ``writing()``. On SQLite a transaction that may write holds the
-    database's one write lock from its first statement, so without this every
-    page, even one that only reads, would wait for every other while it loads
-    its rows and renders; with it, pages render side by side. A write after a
-    rollback (a refusal's audit event) takes the lock again as usual.
+    what it writes in ``writing()``. On SQLite a transaction that may write
+    holds the database's one write lock from its first statement, so without
+    this every page, even one that only reads, would wait for every other
+    while it loads its rows and renders; with it, pages render side by side.
+    A write after a rollback (a refusal's audit event) takes the lock again as
+    usual.
 
     On PostgreSQL the reads then run outside a transaction (autocommit). At the
     default isolation, READ COMMITTED, each statement sees what was committed
