@@ -77,6 +77,26 @@ class PostgresDatabase:
                 )
 
 
+def sqlite_statements(app, client, url) -> list[str]:
+    """The statements one GET of ``url`` sends to SQLite, in order (the test is
+    skipped on PostgreSQL, which has no database-wide write lock)."""
+    with app.app_context():
+        engine = _db.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite has one write lock for the whole database")
+    statements = []
+
+    def capture(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    return statements
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations():
     """Compile the .po catalogues, so the suite also runs without `make`."""

@@ -111,10 +111,18 @@ def _identity(obj) -> str:
     return ",".join(str(part) for part in identity)
 
 
-def _event_row(action: str, obj, changes: dict) -> dict:
-    actor = current_actor()
-    subject = obj.audit_subject()
-    subject_type, subject_id = subject if subject else (type(obj).__name__, _identity(obj))
+def event_row(
+    action: str,
+    actor,
+    *,
+    object_type: str | None,
+    object_id: object,
+    subject: tuple[str, object] | None = None,
+    changes: dict | None = None,
+    details: dict | None = None,
+) -> dict:
+    """One event as the chain stores it, now; its subject is its object unless given."""
+    subject_type, subject_id = subject if subject else (object_type, object_id)
     return {
         "occurred_at": utcnow(),
         "actor_id": actor.user_id,
@@ -122,13 +130,24 @@ def _event_row(action: str, obj, changes: dict) -> dict:
         "ip": actor.ip,
         "request_id": actor.request_id,
         "action": action,
-        "object_type": type(obj).__name__,
-        "object_id": _identity(obj),
+        "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
         "subject_type": subject_type,
         "subject_id": None if subject_id is None else str(subject_id),
         "changes": dumps(changes) if changes else None,
-        "details": None,
+        "details": dumps(details) if details else None,
     }
+
+
+def _event_row(action: str, obj, changes: dict) -> dict:
+    return event_row(
+        action,
+        current_actor(),
+        object_type=type(obj).__name__,
+        object_id=_identity(obj),
+        subject=obj.audit_subject(),
+        changes=changes,
+    )
 
 
 def _has_audited_changes(session: Session) -> bool:

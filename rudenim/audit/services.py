@@ -6,10 +6,10 @@ from datetime import date
 from sqlalchemy import func, select
 
 from rudenim.audit import chain
-from rudenim.audit.capture import append_events, dumps
+from rudenim.audit.capture import append_events, event_row
 from rudenim.audit.context import Actor, current_actor
 from rudenim.audit.models import AuditEvent
-from rudenim.clock import local_days_span, utcnow
+from rudenim.clock import local_days_span
 from rudenim.extensions import db, writing
 
 
@@ -23,22 +23,14 @@ def record_event(
     actor: Actor | None = None,
 ) -> dict:
     """Append one explicit event (login, export, page view, refusal …) to the trail."""
-    actor = actor or current_actor()
-    subject_type, subject_id = subject if subject else (object_type, object_id)
-    event = {
-        "occurred_at": utcnow(),
-        "actor_id": actor.user_id,
-        "actor_name": actor.name,
-        "ip": actor.ip,
-        "request_id": actor.request_id,
-        "action": action,
-        "object_type": object_type,
-        "object_id": None if object_id is None else str(object_id),
-        "subject_type": subject_type,
-        "subject_id": None if subject_id is None else str(subject_id),
-        "changes": None,
-        "details": dumps(details) if details else None,
-    }
+    event = event_row(
+        action,
+        actor or current_actor(),
+        object_type=object_type,
+        object_id=object_id,
+        subject=subject,
+        details=details,
+    )
     # In a GET request (a page view) the event is written and committed at once.
     with writing():
         (row,) = append_events(db.session, [event])

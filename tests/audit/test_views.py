@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from config import TestConfig
-from rudenim.audit import services
+from rudenim.audit import capture, services
 from rudenim.audit.context import Actor
 from rudenim.audit.models import AuditEvent
 from rudenim.extensions import db as _db
@@ -36,7 +36,7 @@ def add_event(app, monkeypatch):
 
     def _add(action, actor, *, at, object_type=None, object_id=None, subject=None, details=None):
         with monkeypatch.context() as patch, app.app_context():
-            patch.setattr(services, "utcnow", lambda: at)
+            patch.setattr(capture, "utcnow", lambda: at)  # the event's time
             row = services.record_event(
                 action,
                 object_type=object_type,

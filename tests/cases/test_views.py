@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 
 from rudenim.auth.models import UserSession
 from rudenim.cases import services
@@ -29,6 +29,7 @@ from tests.cases.conftest import (
     person_row,
     row_counts,
 )
+from tests.conftest import sqlite_statements
 
 
 def today() -> date:
@@ -873,25 +874,6 @@ def test_officers_may_not_read_the_full_history(client, sign_in, make_person):
 def test_the_history_of_an_unknown_person_is_not_found(client, sign_in):
     sign_in("supervisor")
     assert client.get("/cases/9999/history").status_code == 404
-
-
-def sqlite_statements(app, client, url) -> list[str]:
-    """The statements one request sends to SQLite, in order."""
-    with app.app_context():
-        engine = _db.engine
-    if engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite has one write lock for the whole database")
-    statements = []
-
-    def capture(_conn, _cursor, statement, *_args):
-        statements.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    return statements
 
 
 @pytest.mark.parametrize("page", ["/cases/{}", "/cases/{}/history", "/reports/people/{}/record"])

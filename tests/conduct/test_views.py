@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, update
 
 from rudenim.cases.models import CustodyEvent, CustodyStatus, Person, Placement
@@ -25,6 +24,7 @@ from tests.conduct.conftest import (
     row_counts,
     violation_row,
 )
+from tests.conftest import sqlite_statements
 
 REASONS = "The guard's log and the person's own account agree."
 ALTERNATIVES = "A talk with the site coordinator; a written warning."
@@ -414,20 +414,7 @@ def test_a_violation_page_holds_the_write_lock_only_to_record_its_view(
     # page loads the violation and renders.
     client, officer_id = officer
     violation = make_violation(reporter=officer_id)
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite has one write lock for the whole database")
-    statements = []
-
-    def capture(_conn, _cursor, statement, *_args):
-        statements.append(" ".join(statement.split()))
-
-    sqlalchemy_event.listen(engine, "before_cursor_execute", capture)
-    try:
-        assert client.get(f"/conduct/{violation.id}").status_code == 200
-    finally:
-        sqlalchemy_event.remove(engine, "before_cursor_execute", capture)
+    statements = sqlite_statements(app, client, f"/conduct/{violation.id}")
     begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
     assert [statements[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
     assert [s.split()[0] for s in statements[begins[1] + 1 : begins[2]]] == [
