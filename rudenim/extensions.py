@@ -67,8 +67,8 @@ def _begin_immediate_on_sqlite(connection):
     A deferred transaction that reads and then writes fails with SQLITE_BUSY
     when another connection committed in between; BEGIN IMMEDIATE makes writers
     queue instead. A connection opened with ``read_only_connection()`` (streamed
-    exports), or the session of a GET request and after
-    ``only_reads_from_here()``, only reads, so it begins deferred and never
+    exports), or the session once ``only_reads_from_here()`` has run (every
+    GET request from its start), only reads, so it begins deferred and never
     holds up writers while it reads.
     """
     if connection.dialect.name == "sqlite":

@@ -97,6 +97,16 @@ def sqlite_statements(app, client, url) -> list[str]:
     return statements
 
 
+def around_one_write(statements: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """A GET's statements that read, wrote once in a transaction of its own
+    and read on: (the reads before, what was sent under the write lock, the
+    reads after), each part without its BEGIN."""
+    begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
+    assert [statements[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
+    first, locked, after = begins
+    return statements[first + 1 : locked], statements[locked + 1 : after], statements[after + 1 :]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations():
     """Compile the .po catalogues, so the suite also runs without `make`."""

@@ -24,7 +24,7 @@ from tests.conduct.conftest import (
     row_counts,
     violation_row,
 )
-from tests.conftest import sqlite_statements
+from tests.conftest import around_one_write, sqlite_statements
 
 REASONS = "The guard's log and the person's own account agree."
 ALTERNATIVES = "A talk with the site coordinator; a written warning."
@@ -414,15 +414,15 @@ def test_a_violation_page_holds_the_write_lock_only_to_record_its_view(
     # page loads the violation and renders.
     client, officer_id = officer
     violation = make_violation(reporter=officer_id)
-    statements = sqlite_statements(app, client, f"/conduct/{violation.id}")
-    begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
-    assert [statements[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE", "BEGIN"]
-    assert [s.split()[0] for s in statements[begins[1] + 1 : begins[2]]] == [
+    _before, locked, after = around_one_write(
+        sqlite_statements(app, client, f"/conduct/{violation.id}")
+    )
+    assert [s.split()[0] for s in locked] == [
         "SELECT",  # the chain head
         "INSERT",  # the view
         "UPDATE",  # the new head
     ]
-    assert all(s.startswith("SELECT") for s in statements[begins[2] + 1 :])
+    assert all(s.startswith("SELECT") for s in after)
 
 
 def test_the_review_steps_record_who_and_when(app, make_violation, officer):
