@@ -14,8 +14,10 @@ from datetime import date
 from itertools import chain
 from operator import itemgetter
 
+import psycopg
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from psycopg.rows import namedtuple_row
 from sqlalchemy import String, and_, case, func, insert, literal, select, true, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
@@ -362,15 +364,39 @@ def _stream_rows(disclosure_id: int, limit: int | None = None) -> Iterator:
         query = query.limit(limit)
     with read_only_connection() as connection:
         if connection.dialect.name == "postgresql":
-            # Every row will be read: plan for the whole result (hash joins), not
-            # for a cursor's first rows (per-row lookups), a third faster here.
-            connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+            yield from _sent_by_postgresql(connection, query)
+            return
         result = connection.execute(query, execution_options={"yield_per": 1000})
         try:
             yield from result
         finally:
-            # A consumer that stops early must not leave a server-side cursor open.
+            # A consumer that stops early must not leave the statement open.
             result.close()
+
+
+#: Rows psycopg takes from the socket at a time (libpq 17's chunked mode).
+STREAMED_CHUNK = 1000
+
+
+def _sent_by_postgresql(connection, query) -> Iterator:
+    """The rows as PostgreSQL sends them (psycopg's ``stream``), without a
+    server-side cursor.
+
+    Behind a cursor the server plans for a cursor (no parallel workers) and
+    waits for each FETCH, so it sorted for 0.75 s before the first of 100,000
+    rows and then sat idle while Python formatted them. Streamed, it plans the
+    whole query, sends rows as fast as the client reads them and works ahead on
+    the other CPU; the socket's buffer bounds what waits in memory. A consumer
+    that stops early cancels the query (psycopg does).
+
+    The statement goes with its values written in (the disclosure's id and
+    the app's own constants, rendered by their column types).
+    """
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    chunk = STREAMED_CHUNK if psycopg.pq.version() >= 170000 else 1
+    driver = connection.connection.driver_connection
+    with driver.cursor(row_factory=namedtuple_row) as cursor:
+        yield from cursor.stream(sql, size=chunk)
 
 
 def csv_chunks(disclosure: Disclosure) -> Iterator[bytes]:
