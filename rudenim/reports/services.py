@@ -18,7 +18,7 @@ import psycopg
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from psycopg.rows import namedtuple_row
-from sqlalchemy import String, and_, case, func, insert, literal, select, true, type_coerce
+from sqlalchemy import String, and_, case, func, insert, literal, select, text, true, type_coerce
 from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.services import record_event
@@ -129,6 +129,11 @@ def check_not_group_targeted(criteria: BoardFilter) -> None:
         )
 
 
+#: An export listing this many people updates the planner's figures for the
+#: ledger before its rows are read (PostgreSQL).
+ANALYZED_FROM_ROWS = 5000
+
+
 def create_disclosure(criteria: BoardFilter, profile: str, fmt: str, *, actor) -> Disclosure:
     """Write the ledger entry and the audit event for one export."""
     profile = parse_profile(profile)
@@ -157,6 +162,12 @@ def create_disclosure(criteria: BoardFilter, profile: str, fmt: str, *, actor) -
             select(func.count()).where(DisclosedPerson.disclosure_id == disclosure.id)
         )
     disclosure.row_count = count
+    if count >= ANALYZED_FROM_ROWS and db.session.get_bind().dialect.name == "postgresql":
+        # The planner's figures for the ledger predate these rows: a first large
+        # export, or a national one among many small, was planned for a few
+        # hundred rows (no parallel workers, its sort spilled to disk; 100,000
+        # rows 1.9 s instead of 1.4). Sampling the table takes some 20 ms.
+        db.session.execute(text("ANALYZE disclosed_person"))
     record_event(
         "export",
         object_type="Disclosure",
@@ -396,6 +407,9 @@ def _sent_by_postgresql(connection, query) -> Iterator:
     chunk = STREAMED_CHUNK if psycopg.pq.version() >= 170000 else 1
     driver = connection.connection.driver_connection
     with driver.cursor(row_factory=namedtuple_row) as cursor:
+        # A plan of this cost is compiled to machine code first (JIT): 0.6 s of
+        # a 0.9 s query for 100,000 rows, for a statement that runs once.
+        cursor.execute("SET LOCAL jit = off")
         yield from cursor.stream(sql, size=chunk)
 
 
