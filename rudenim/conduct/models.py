@@ -217,6 +217,8 @@ class Violation(_AboutPerson, db.Model):
         # The log filtered by status and severity: its count from the index alone.
         Index("ix_violation_status_severity", "status", "severity", "occurred_at"),
         Index("ix_violation_occurred", "occurred_at"),
+        # The review queue: each open status's first reported, from the index.
+        Index("ix_violation_status_reported", "status", "reported_at", "id"),
     )
 
     @property

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from rudenim.audit.capture import lock_chain
@@ -901,16 +901,36 @@ def list_options():
     return (joinedload(Violation.person), joinedload(Violation.rule))
 
 
+#: A violation in these statuses awaits a review or a decision.
+AWAITING_REVIEW = (ViolationStatus.REPORTED, ViolationStatus.UNDER_REVIEW)
+
+
 def review_queue(user, limit: int = 50) -> list[Violation]:
     """Violations awaiting review or decision, oldest first."""
-    query = (
+    return list(db.session.scalars(review_queue_query(user, limit)))
+
+
+def review_queue_query(user, limit: int) -> Select:
+    """The review queue's statement.
+
+    Each status's first ``limit`` come from its range of the index in report
+    order (``ix_violation_status_reported``) and the queue is the first
+    ``limit`` of those: a long backlog is not read whole and sorted.
+    """
+    firsts = [
+        visible_to(select(Violation.id).where(Violation.status == status), user)
+        .order_by(Violation.reported_at, Violation.id)
+        .limit(limit)
+        .subquery()
+        for status in AWAITING_REVIEW
+    ]
+    return (
         select(Violation)
-        .where(Violation.status.in_([ViolationStatus.REPORTED, ViolationStatus.UNDER_REVIEW]))
+        .where(Violation.id.in_(union_all(*(select(first.c.id) for first in firsts))))
         .options(*list_options())
         .order_by(Violation.reported_at, Violation.id)
         .limit(limit)
     )
-    return list(db.session.scalars(visible_to(query, user)))
 
 
 def is_review_overdue(violation: Violation, now: datetime | None = None) -> bool:
