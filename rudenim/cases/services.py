@@ -882,8 +882,9 @@ def _people_named(words: list[str]):
     probed (by the primary key) for the other words, rarest first: work in
     proportion to the rarest word, where intersecting every word's tokens
     sorts all of them ("Mohamed Rezaei" on 100,000 people: 40,000 tokens for
-    "mhmd", 16,000 for "rz"). How rare each word is is counted first, up to
-    ``TOKEN_COUNT_CAP``, from the same index.
+    "mhmd", 16,000 for "rz"). SQLite cannot tell how many entries an index
+    range holds, so each word's are counted first, up to ``TOKEN_COUNT_CAP``;
+    PostgreSQL's planner knows from its statistics and orders the join itself.
     """
     if len(words) > 1 and db.session.get_bind().dialect.name == "sqlite":
         counts = db.session.execute(

@@ -901,10 +901,6 @@ def list_options():
     return (joinedload(Violation.person), joinedload(Violation.rule))
 
 
-#: A violation in these statuses awaits a review or a decision.
-AWAITING_REVIEW = (ViolationStatus.REPORTED, ViolationStatus.UNDER_REVIEW)
-
-
 def review_queue(user, limit: int = 50) -> list[Violation]:
     """Violations awaiting review or decision, oldest first."""
     return list(db.session.scalars(review_queue_query(user, limit)))
@@ -922,7 +918,8 @@ def review_queue_query(user, limit: int) -> Select:
         .order_by(Violation.reported_at, Violation.id)
         .limit(limit)
         .subquery()
-        for status in AWAITING_REVIEW
+        for status in ViolationStatus
+        if not status.is_decided  # reported or under review
     ]
     return (
         select(Violation)

@@ -1187,6 +1187,27 @@ def test_the_log_filters(db, catalogue, make_person, make_violation, make_staff)
     assert ids(person=detained.case_number.lower()) == [fight.id]
 
 
+def test_a_long_queue_shows_the_first_reported_of_both_open_statuses(
+    db, make_violation, make_staff
+):
+    supervisor = make_staff("supervisor")
+    now = utcnow()
+    waiting = []
+    for days in range(6):  # alternately awaiting review and under review
+        violation = make_violation(step="notified") if days % 2 else make_violation()
+        violation.reported_at = now - timedelta(days=10 - days)
+        waiting.append(violation)
+    decided = make_violation(step="decided")
+    decided.reported_at = now - timedelta(days=30)
+    db.session.commit()
+    assert {v.status for v in waiting} == {
+        ViolationStatus.REPORTED,
+        ViolationStatus.UNDER_REVIEW,
+    }
+    assert services.review_queue(supervisor, limit=3) == waiting[:3]
+    assert services.review_queue(supervisor, limit=50) == waiting
+
+
 def test_the_date_filter_uses_the_centres_local_days(db, make_violation, make_staff):
     supervisor = make_staff("supervisor")
     # 07:00 in Makassar is 23:00 UTC the day before.
