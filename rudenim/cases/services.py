@@ -875,6 +875,12 @@ def _token_range(token, word: str):
 TOKEN_COUNT_CAP = 20000
 
 
+def _token_count(word: str):
+    """How many tokens the word's range holds, counted up to ``TOKEN_COUNT_CAP``."""
+    capped = select(literal(1)).where(_token_range(NameToken, word)).limit(TOKEN_COUNT_CAP)
+    return select(func.count()).select_from(capped.subquery()).scalar_subquery()
+
+
 def _people_named(words: list[str]):
     """The people with a name in which every word starts a token of its kind.
 
@@ -887,21 +893,7 @@ def _people_named(words: list[str]):
     PostgreSQL's planner knows from its statistics and orders the join itself.
     """
     if len(words) > 1 and db.session.get_bind().dialect.name == "sqlite":
-        counts = db.session.execute(
-            select(
-                *[
-                    select(func.count())
-                    .select_from(
-                        select(literal(1))
-                        .where(_token_range(NameToken, word))
-                        .limit(TOKEN_COUNT_CAP)
-                        .subquery()
-                    )
-                    .scalar_subquery()
-                    for word in words
-                ]
-            )
-        ).one()
+        counts = db.session.execute(select(*map(_token_count, words))).one()
         words = [word for _count, word in sorted(zip(counts, words, strict=True))]
     first, *others = words
     query = select(NameToken.person_id).where(_token_range(NameToken, first))

@@ -162,7 +162,7 @@ def create_disclosure(criteria: BoardFilter, profile: str, fmt: str, *, actor) -
             select(func.count()).where(DisclosedPerson.disclosure_id == disclosure.id)
         )
     disclosure.row_count = count
-    if count >= ANALYZED_FROM_ROWS and db.session.get_bind().dialect.name == "postgresql":
+    if count >= ANALYZED_FROM_ROWS and db.engine.dialect.name == "postgresql":
         # The planner's figures for the ledger predate these rows: a first large
         # export, or a national one among many small, was planned for a few
         # hundred rows (no parallel workers, its sort spilled to disk; 100,000
