@@ -321,7 +321,7 @@ class Bench:
             from sqlalchemy import func, select
 
             last = db.session.scalar(select(func.max(Disclosure.id)))
-            query = disclosed_rows_query(last)
+            query = disclosed_rows_query(last, "internal")
             sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
             db.engine.dispose()
         out = self.work / "floor.csv"

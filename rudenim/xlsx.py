@@ -32,8 +32,11 @@ SHEET_NAME_LENGTH = 31
 SHEET_NAME_FORBIDDEN = frozenset("[]:*?/\\")
 
 #: Text in XML: the three markup characters, and a carriage return kept as one
-#: (a parser would read a bare one as a line feed).
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+#: (a parser would read a bare one as a line feed). Replaced one by one: each
+#: ``str.replace`` scans in C and returns the text itself when it has none,
+#: where ``str.translate`` looked every character up in a dict (and raised
+#: and caught a KeyError for each one not in it).
+_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
 
 #: The one style every cell has: Excel wants a stylesheet even when nothing is styled.
 _STYLESHEET = (
@@ -112,7 +115,9 @@ def _row_chunks(rows: Iterable[Sequence]) -> Iterable[bytes]:
 
 def _text_cell(reference: str, value: str) -> str:
     space = ' xml:space="preserve"' if value != value.strip() else ""
-    text = value.translate(_ESCAPES)
+    text = value
+    for character, escaped in _ESCAPES:
+        text = text.replace(character, escaped)
     return f'<c r="{reference}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
