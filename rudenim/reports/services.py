@@ -242,6 +242,8 @@ FREE_TEXT = frozenset(
 )
 #: The columns stored as a code the export shows by its label.
 LABELLED = frozenset({"sex", "nationality", "unhcr_status", "iom_status", "custody_status"})
+#: The columns that hold a date, shown in ISO form.
+DATES = frozenset({"date_of_birth", "unhcr_status_on", "iom_status_on"})
 
 
 def disclosed_rows_query(disclosure_id: int, profile: str, *, for_file: bool = True):
@@ -303,7 +305,7 @@ def _shown(name: str, column, for_file: bool):
     value = type_coerce(column, String)
     if name in LABELLED:
         return value.label(name)
-    if name.endswith(("date_of_birth", "_on")) and db.engine.dialect.name == "postgresql":
+    if name in DATES and db.engine.dialect.name == "postgresql":
         value = func.to_char(column, "YYYY-MM-DD")  # SQLite stores dates so
     shown = func.coalesce(value, "")
     if for_file and name in FREE_TEXT:
@@ -361,7 +363,9 @@ class _Labels(dict):
         return result
 
 
-def _stream_rows(disclosure: Disclosure, *, for_file: bool = True, limit: int | None = None):
+def _stream_rows(
+    disclosure: Disclosure, *, for_file: bool = True, limit: int | None = None
+) -> Iterator[tuple]:
     """The disclosed rows (``disclosed_rows_query``) as the database sends
     them, on a connection of their own that never takes SQLite's write lock,
     so a slow download holds up no one.
