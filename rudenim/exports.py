@@ -58,6 +58,10 @@ def csv_stream(
         yield "".join(lines).encode("utf-8")  # the header of a list with no rows
 
 
+#: What makes csv.writer quote a cell, besides the comma.
+_NEEDS_QUOTES = re.compile('["\r\n]')
+
+
 class CsvLines:
     """A row's line as ``csv.writer`` writes it (Excel's dialect: commas,
     quotes only where a cell needs them, CRLF).
@@ -86,7 +90,3 @@ class CsvLines:
         self._buffer.seek(0)
         self._buffer.truncate()
         return written
-
-
-#: What makes csv.writer quote a cell, besides the comma.
-_NEEDS_QUOTES = re.compile('["\r\n]')

@@ -299,7 +299,8 @@ def disclosed_rows_query(disclosure_id: int, profile: str, *, for_file: bool = T
 
 
 def _shown(name: str, column, for_file: bool):
-    """One column of ``disclosed_rows_query``, labelled ``name``."""
+    """One column of ``disclosed_rows_query``, labelled ``name``; free text in
+    a file goes through ``exports.neutralise`` written in SQL."""
     # Read as stored (type_coerce): a code or a date as its text, without a
     # Python enum or date in between.
     value = type_coerce(column, String)
