@@ -378,7 +378,13 @@ class DemoGenerator:
         for is_word, token in tokens:
             self.add(
                 NameToken,
-                {"person_id": person_id, "name_no": name_no, "is_word": is_word, "token": token},
+                {
+                    "person_id": person_id,
+                    "name_no": name_no,
+                    "is_word": is_word,
+                    "token": token,
+                    "name_key": key,
+                },
             )
 
     def name_key(self, name: str) -> str:

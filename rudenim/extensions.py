@@ -150,6 +150,8 @@ class WriteWhenReadOnly(RuntimeError):
 #: How the statements a read-only connection may send begin: reads, SQLite's
 #: BEGIN, and settings of the reading transaction (SET LOCAL in exports).
 READS = ("SELECT", "WITH", "BEGIN", "SET", "SHOW")
+#: A plan asked for, not run (the name search's estimates); what follows is checked.
+PLAN = "EXPLAIN (FORMAT JSON) "
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -158,7 +160,7 @@ def _refuse_writes_when_read_only(connection, _cursor, statement, _params, _cont
     sends no write: a view that wrote after promising to read would otherwise
     have it rolled back unseen, or on PostgreSQL committed on its own."""
     read_only = connection.get_execution_options().get("rudenim_read_only")
-    if read_only and not statement.lstrip()[:6].upper().startswith(READS):
+    if read_only and not statement.lstrip().removeprefix(PLAN)[:6].upper().startswith(READS):
         raise WriteWhenReadOnly(f"a read-only connection was asked to write: {statement[:60]}")
 
 

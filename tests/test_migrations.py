@@ -100,3 +100,26 @@ def test_0012_copies_each_track_status_onto_its_person(fresh_sqlite_app):
 
     with _db.engine.connect() as connection:
         assert connection.exec_driver_sql(statuses).all() == loaded
+
+
+def test_0017_puts_each_name_s_key_beside_its_tokens(fresh_sqlite_app):
+    upgrade(directory=MIGRATIONS)
+    result = fresh_sqlite_app.test_cli_runner().invoke(
+        args=["demo", "load", "--people", "60", "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    tokens = (
+        "SELECT person_id, name_no, is_word, token, name_key FROM name_token ORDER BY 1, 2, 3, 4"
+    )
+    keys = "SELECT id, 0, name_key FROM person UNION ALL SELECT person_id, id, name_key FROM alias"
+    with _db.engine.connect() as connection:
+        loaded = connection.exec_driver_sql(tokens).all()
+        names = {(row[0], row[1]): row[2] for row in connection.exec_driver_sql(keys)}
+    assert {row[1] for row in loaded} > {0}  # aliases' tokens as well as the names'
+    assert all(row[4] == names[row[0], row[1]] for row in loaded)
+
+    downgrade(directory=MIGRATIONS, revision="0016")
+    upgrade(directory=MIGRATIONS)
+
+    with _db.engine.connect() as connection:
+        assert connection.exec_driver_sql(tokens).all() == loaded

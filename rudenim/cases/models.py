@@ -303,8 +303,14 @@ class NameToken(db.Model):
     #: A word of the name, or an ending of its joined form.
     is_word: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     token: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The whole name's key (``names.name_key``), so that a search of several
+    #: words reads the rarest word's tokens and checks the others against the
+    #: key beside each, in the index, instead of looking each name up again.
+    name_key: Mapped[str] = mapped_column(String(400))
 
-    __table_args__ = (Index("ix_name_token_search", "is_word", "token", "person_id", "name_no"),)
+    __table_args__ = (
+        Index("ix_name_token_search", "is_word", "token", "person_id", "name_no", "name_key"),
+    )
 
 
 class Identifier(_BelongsToPerson, db.Model):

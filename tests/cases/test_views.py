@@ -966,6 +966,11 @@ def test_a_page_s_reads_refuse_to_write(app, make_person):
         assert _db.session.get(Person, person.id).full_name == person.full_name
         with read_only_connection() as connection, pytest.raises(WriteWhenReadOnly):
             connection.execute(update(Person).values(full_name="Written After Reading"))
+        # A plan may be asked for a read (the name search does), not for a
+        # write, and never run with ANALYZE, which would write.
+        for plan in ("EXPLAIN (FORMAT JSON) ", "EXPLAIN ANALYZE ", "EXPLAIN "):
+            with read_only_connection() as connection, pytest.raises(WriteWhenReadOnly):
+                connection.exec_driver_sql(f"{plan}UPDATE person SET full_name = 'x'")  # noqa: S608
         assert _db.session.scalar(select(Person.full_name).where(Person.id == person.id)) == (
             person.full_name
         )
