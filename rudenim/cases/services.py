@@ -1001,7 +1001,9 @@ def search_condition(query: str):
         found.append(_people_named(words))
     if not found:
         return Person.id.is_(None)  # nothing searchable in the query: no match
-    matching = union(*found)
+    # Each person once (a name and its aliases may all match): UNION does
+    # that for several selects, DISTINCT for one.
+    matching = union(*found) if len(found) > 1 else found[0].distinct()
     ids = db.session.scalars(matching.limit(NAME_MATCH_IDS + 1)).all()
     return _one_of(Person.id, ids) if len(ids) <= NAME_MATCH_IDS else Person.id.in_(matching)
 

@@ -20,6 +20,9 @@ from rudenim.cases.forms import (
     PlacementForm,
     RegisterForm,
     VerificationStepForm,
+    legal_category_choices,
+    sex_choices,
+    vulnerability_choices,
 )
 from rudenim.cases.models import (
     Agency,
@@ -31,6 +34,7 @@ from rudenim.cases.models import (
 from rudenim.errors import DomainError, NotFound, StaleRecord
 from rudenim.extensions import db
 from rudenim.forms import ActionForm, flash_form_errors, show_domain_error
+from rudenim.i18n import labels_per_locale
 from rudenim.web import as_id, page_number
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -504,18 +508,23 @@ def identifier_label(kind) -> str:
     return services.identifier_label(kind)
 
 
+#: The labels of the fixed choices, translated once per language (a list of
+#: people shows two or three on each of its 50 rows).
+_CHOICE_LABELS = {
+    kind: labels_per_locale(lambda choices=choices: dict(choices()))
+    for kind, choices in (
+        ("sex", sex_choices),
+        ("legal_category", legal_category_choices),
+        ("vulnerability", vulnerability_choices),
+    )
+}
+
+
 @bp.app_template_global()
 def choice_label(kind: str, value) -> str:
-    """The label of a fixed choice (sex, legal category, vulnerability, outcome)."""
-    from rudenim.cases import forms
-
-    table = {
-        "sex": forms.sex_choices,
-        "legal_category": forms.legal_category_choices,
-        "vulnerability": forms.vulnerability_choices,
-    }[kind]()
+    """The label of a fixed choice (sex, legal category, vulnerability)."""
     value = getattr(value, "value", value)
-    return str(dict(table).get(value, value))
+    return str(_CHOICE_LABELS[kind]().get(value, value))
 
 
 @bp.app_template_global()
