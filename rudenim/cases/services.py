@@ -903,7 +903,8 @@ def _rarest_first(words: list[str]) -> list[str]:
             sizes.append(plan[0]["Plan"]["Plan Rows"])
     else:
         sizes = db.session.execute(select(*map(_token_count, words))).one()
-    return [word for _size, word in sorted(zip(sizes, words, strict=True))]
+    # Ties (PostgreSQL without statistics) keep the query's order.
+    return [words[n] for n in sorted(range(len(words)), key=lambda n: sizes[n])]
 
 
 def _people_named(words: list[str]):
