@@ -150,7 +150,8 @@ class WriteWhenReadOnly(RuntimeError):
 #: How the statements a read-only connection may send begin: reads, SQLite's
 #: BEGIN, and settings of the reading transaction (SET LOCAL in exports).
 READS = ("SELECT", "WITH", "BEGIN", "SET", "SHOW")
-#: A plan asked for, not run (the name search's estimates); what follows is checked.
+#: A plan asked for, not run (the name search's estimates, ``cases.services``);
+#: what follows it is checked.
 PLAN = "EXPLAIN (FORMAT JSON) "
 
 

@@ -54,7 +54,7 @@ from rudenim.cases.models import (
 )
 from rudenim.clock import local_today, utcnow
 from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition, NotFound, StaleRecord
-from rudenim.extensions import db
+from rudenim.extensions import PLAN, db
 from rudenim.i18n import labels_per_locale
 
 MAX_AGE = 120
@@ -875,9 +875,14 @@ def _token_range(token, word: str):
 TOKEN_COUNT_CAP = 20000
 
 
+def _tokens_of(word: str):
+    """A row for each token in the word's range (to count, or to estimate)."""
+    return select(literal(1)).where(_token_range(NameToken, word))
+
+
 def _token_count(word: str):
     """How many tokens the word's range holds, counted up to ``TOKEN_COUNT_CAP``."""
-    capped = select(literal(1)).where(_token_range(NameToken, word)).limit(TOKEN_COUNT_CAP)
+    capped = _tokens_of(word).limit(TOKEN_COUNT_CAP)
     return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
 
@@ -896,10 +901,8 @@ def _rarest_first(words: list[str]) -> list[str]:
     if connection.dialect.name == "postgresql":
         sizes = []
         for word in words:
-            compiled = select(literal(1)).where(_token_range(NameToken, word)).compile(connection)
-            plan = connection.exec_driver_sql(
-                "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params
-            ).scalar_one()
+            compiled = _tokens_of(word).compile(connection)
+            plan = connection.exec_driver_sql(PLAN + str(compiled), compiled.params).scalar_one()
             sizes.append(plan[0]["Plan"]["Plan Rows"])
     else:
         sizes = db.session.execute(select(*map(_token_count, words))).one()
@@ -918,8 +921,7 @@ def _people_named(words: list[str]):
     table's primary key took 30 ms on SQLite, and PostgreSQL's hash join of
     the two ranges 20 ms; reading "mhmd" from the keys beside them, 3 to 4 ms.
     """
-    words = _rarest_first(words)
-    first, *others = words
+    first, *others = _rarest_first(words)
     return select(NameToken.person_id).where(
         _token_range(NameToken, first), *(_in_key(NameToken.name_key, word) for word in others)
     )
