@@ -80,3 +80,51 @@ def test_a_baseline_keeps_each_page_s_larger_ratio_over_runs(bench):
 
     assert merged["pages"]["person"]["check_ratio"] == 15.0  # 9 / 0.6 from the second run
     assert merged["pages"]["log"]["check_ratio"] == 2.75  # 22 / 8 from the first
+
+
+def measured_page(p50_ms: float, p95_ms: float, floor_p95_ms: float) -> dict:
+    return {
+        "p50_ms": p50_ms, "p95_ms": p95_ms, "p99_ms": p95_ms, "queries": 14,
+        "floor": {"p50_ms": floor_p95_ms, "p95_ms": floor_p95_ms},
+        "ratio_p95": round(p95_ms / max(floor_p95_ms, 1.0), 2), "check_ratio": 9.0,
+    }  # fmt: skip
+
+
+def test_the_table_shows_each_page_through_gunicorn_beside_the_test_client(bench):
+    measured = {"pages": {"person": measured_page(12.9, 19.5, 0.2)}, "http": {}}
+    assert "HTTP" not in bench.table(measured)  # --skip-http: no such columns
+
+    measured["http"]["pages"] = {"person": {"p50_ms": 14.2, "p95_ms": 21.3, "ratio_p95": 21.3}}
+    header, person = bench.table(measured).splitlines()
+
+    assert header.split()[-6:] == ["HTTP", "p50", "HTTP", "p95", "HTTP", "ratio"]
+    assert person.split() == ["person", "12.9", "19.5", "19.5", "0.2", "19.5", "14", "9.0",
+                              "14.2", "21.3", "21.3"]  # fmt: skip
+
+
+def test_make_bench_runs_end_to_end_with_gunicorn(tmp_path):
+    """The whole benchmark, small: what `make bench` runs, HTTP included, on SQLite
+    (`.ci/run` runs it larger with --skip-http)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    finished = subprocess.run(
+        [sys.executable, str(BENCH), "--people", "300", "--requests", "5", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    results = json.loads(out.read_text())
+
+    pages = set(results["pages"])
+    assert "person" in pages and "dashboard" in pages
+    assert set(results["http"]["pages"]) == pages
+    for page in results["http"]["pages"].values():
+        assert page["n"] == 5 and page["p95_ms"] > 0
+    throughput = results["http"]["person_page"]
+    assert throughput["errors"] == 0 and throughput["per_second"] > 0
+    assert results["exports"]["memory"]["all"]["rows"] == 300
+    assert "HTTP p95" in finished.stdout
