@@ -1,8 +1,10 @@
 """Flask extensions, created unbound and bound in ``create_app``."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
+from typing import TypeVar
 
 from flask import request
 from flask_babel import Babel
@@ -42,6 +44,21 @@ limiter = Limiter(key_func=get_remote_address)
 
 #: The requests that change nothing by HTTP's rules: they begin reading.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Built = TypeVar("Built")
+
+
+def built_once(build: Callable[..., Built]) -> Callable[..., Built]:
+    """Run ``build`` once for each set of arguments and keep what it returns:
+    for the statements issued on every request, whose values are bound
+    (``bindparam``) when each is executed.
+
+    SQLAlchemy spends 0.1–0.2 ms of Python building a select with its loader
+    options and working out its cache key, and a person page issues a dozen
+    statements. A statement does not change once built, so one object serves
+    every request and thread, and its cache key is worked out once.
+    """
+    return cache(build)
 
 
 @event.listens_for(Engine, "connect")

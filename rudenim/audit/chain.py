@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from rudenim.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from rudenim.clock import as_utc
+from rudenim.extensions import built_once
 
 HEAD_ID = 1
 
@@ -57,11 +58,7 @@ def event_hash(row: dict) -> str:
 
 def lock_head(connection: Connection) -> tuple[int, str]:
     """Lock the chain head until the transaction ends; return (last id, last hash)."""
-    row = connection.execute(
-        select(AuditChainHead.last_id, AuditChainHead.last_hash)
-        .where(AuditChainHead.id == HEAD_ID)
-        .with_for_update()
-    ).one_or_none()
+    row = connection.execute(_lock_head_statement()).one_or_none()
     if row is None:
         # A database created without the initial migration's seed row.
         connection.execute(
@@ -91,13 +88,32 @@ def append(
         row.setdefault("redacted_at", None)
         row["prev_hash"] = last_hash
         row["hash"] = last_hash = event_hash(row)
-    connection.execute(insert(AuditEvent), rows)
-    connection.execute(
-        update(AuditChainHead)
-        .where(AuditChainHead.id == HEAD_ID)
-        .values(last_id=last_id, last_hash=last_hash)
-    )
+    connection.execute(_append_statement(), rows)
+    connection.execute(_move_head_statement(), {"last_id": last_id, "last_hash": last_hash})
     return rows
+
+
+# Every audited write issues these three: each is built once (see built_once).
+
+
+@built_once
+def _lock_head_statement():
+    return (
+        select(AuditChainHead.last_id, AuditChainHead.last_hash)
+        .where(AuditChainHead.id == HEAD_ID)
+        .with_for_update()
+    )
+
+
+@built_once
+def _append_statement():
+    return insert(AuditEvent)
+
+
+@built_once
+def _move_head_statement():
+    # The new values come with each execution, as the SET clause.
+    return update(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
 
 
 def _anonymised_subjects(connection: Connection) -> dict[tuple[str, str], int]:

@@ -3,14 +3,14 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from rudenim.audit import chain
 from rudenim.audit.capture import append_events, event_row
 from rudenim.audit.context import Actor, current_actor
 from rudenim.audit.models import AuditEvent
 from rudenim.clock import local_days_span
-from rudenim.extensions import db, writing
+from rudenim.extensions import built_once, db, writing
 
 
 def record_event(
@@ -89,16 +89,25 @@ def known_actions() -> list[str]:
 def history_query(subject_type: str, subject_id: object):
     """A select of the events about one record and the rows that belong to it,
     newest first."""
-    return (
-        select(AuditEvent)
-        .where(
-            AuditEvent.subject_type == subject_type,
-            AuditEvent.subject_id == str(subject_id),
-        )
-        .order_by(AuditEvent.id.desc())
-    )
+    return _events_about(subject_type, str(subject_id))
 
 
 def history_of(subject_type: str, subject_id: object, limit: int = 200) -> list[AuditEvent]:
     """The newest events about one record and the rows that belong to it."""
-    return list(db.session.scalars(history_query(subject_type, subject_id).limit(limit)))
+    subject = {"subject_type": subject_type, "subject_id": str(subject_id)}
+    return list(db.session.scalars(_history_statement(limit), subject))
+
+
+@built_once
+def _history_statement(limit: int):
+    """The newest events about a subject bound at each execution (the person
+    page shows them on every view)."""
+    return _events_about(bindparam("subject_type"), bindparam("subject_id")).limit(limit)
+
+
+def _events_about(subject_type, subject_id):
+    return (
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.id.desc())
+    )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from rudenim.audit.context import Actor
@@ -19,7 +19,7 @@ from rudenim.auth.models import LoginThrottle, User, UserSession
 from rudenim.auth.permissions import Role
 from rudenim.clock import as_utc, utcnow
 from rudenim.errors import DomainError, DuplicateRecord, NotFound
-from rudenim.extensions import db, writing
+from rudenim.extensions import built_once, db, writing
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 #: How often an open session's last_seen_at is written (not on every request).
@@ -234,9 +234,14 @@ def find_session(token: str | None) -> UserSession | None:
     """The open session this token belongs to, if any."""
     if not token:
         return None
-    return db.session.scalar(
+    return db.session.scalar(_open_session_statement(), {"token_hash": _token_hash(token)})
+
+
+@built_once
+def _open_session_statement():
+    return (
         select(UserSession)
-        .where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None))
+        .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None))
         # Every request needs the user next: one statement, not two.
         .options(joinedload(UserSession.user))
     )

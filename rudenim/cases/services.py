@@ -54,7 +54,7 @@ from rudenim.cases.models import (
 )
 from rudenim.clock import local_today, utcnow
 from rudenim.errors import DomainError, DuplicateRecord, IllegalTransition, NotFound, StaleRecord
-from rudenim.extensions import PLAN, db
+from rudenim.extensions import PLAN, built_once, db
 from rudenim.i18n import labels_per_locale
 
 MAX_AGE = 120
@@ -1046,11 +1046,13 @@ def people_query(criteria: PeopleFilter) -> Select:
     return query.order_by(order, Person.id.desc() if criteria.descending else Person.id)
 
 
+@built_once
 def list_options():
     """Loader options for a page of the people list (a fixed number of queries)."""
     return (selectinload(Person.vulnerability_rows), selectinload(Person.placement))
 
 
+@built_once
 def page_options():
     """Loader options for the person page: its timeline in a fixed number of
     queries (each event's placement and recorder joined to it), and the short

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
-from sqlalchemy import Select, func, or_, select, union_all
+from sqlalchemy import Select, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from rudenim.audit.capture import lock_chain
@@ -45,7 +45,7 @@ from rudenim.conduct.models import (
     ViolationStatus,
 )
 from rudenim.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
-from rudenim.extensions import db
+from rudenim.extensions import built_once, db
 from rudenim.i18n import labels_per_locale
 
 MAX_SANCTION_DAYS = 365
@@ -298,13 +298,16 @@ def record_rules_explanation(
 
 
 def explanations_of(person: Person) -> list[RulesExplanation]:
-    return list(
-        db.session.scalars(
-            select(RulesExplanation)
-            .where(RulesExplanation.person_id == person.id)
-            .options(joinedload(RulesExplanation.explained_by))
-            .order_by(RulesExplanation.explained_on.desc(), RulesExplanation.id.desc())
-        )
+    return list(db.session.scalars(_explanations_statement(), {"person_id": person.id}))
+
+
+@built_once
+def _explanations_statement():
+    return (
+        select(RulesExplanation)
+        .where(RulesExplanation.person_id == bindparam("person_id"))
+        .options(joinedload(RulesExplanation.explained_by))
+        .order_by(RulesExplanation.explained_on.desc(), RulesExplanation.id.desc())
     )
 
 
@@ -830,9 +833,15 @@ class LogFilter:
 
 def visible_to(query: Select, user) -> Select:
     """Officers see only what they reported; supervisors and viewers see all."""
-    if user.can("violation.view_all"):
-        return query
-    return query.where(Violation.reported_by_id == user.id)
+    return query if sees_all_violations(user) else query.where(_reported_by(user.id))
+
+
+def sees_all_violations(user) -> bool:
+    return user.can("violation.view_all")
+
+
+def _reported_by(user_id):
+    return Violation.reported_by_id == user_id
 
 
 def log_query(criteria: LogFilter, user) -> Select:
@@ -949,12 +958,21 @@ def status_counts(user) -> dict[ViolationStatus, int]:
 
 def violations_of(person: Person, user) -> list[Violation]:
     """A person's violations, newest first, as this user may see them."""
+    sees_all = sees_all_violations(user)
+    values = {"person_id": person.id} if sees_all else {"person_id": person.id, "user_id": user.id}
+    return list(db.session.scalars(_violations_of_statement(sees_all), values))
+
+
+@built_once
+def _violations_of_statement(sees_all: bool):
     query = (
         select(Violation)
-        .where(Violation.person_id == person.id)
+        .where(Violation.person_id == bindparam("person_id"))
         .options(joinedload(Violation.rule))
+        .order_by(Violation.occurred_at.desc())
     )
-    return list(db.session.scalars(visible_to(query, user).order_by(Violation.occurred_at.desc())))
+    # visible_to, with the user's id bound at each execution.
+    return query if sees_all else query.where(_reported_by(bindparam("user_id")))
 
 
 def active_sanctions(person_ids: list[int], today: date | None = None) -> dict[int, Violation]:

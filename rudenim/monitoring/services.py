@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import pgettext
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from rudenim.audit.capture import lock_chain
@@ -19,7 +19,7 @@ from rudenim.cases.models import CustodyStatus, Person, Placement
 from rudenim.clock import as_utc, centre_zone, local_today, utcnow
 from rudenim.conduct.models import Violation, ViolationStatus
 from rudenim.errors import DomainError, IllegalTransition, NotFound, PermissionDenied
-from rudenim.extensions import db
+from rudenim.extensions import built_once, db
 from rudenim.i18n import labels_per_locale
 from rudenim.monitoring.models import (
     CheckIn,
@@ -159,8 +159,15 @@ def close_period(period: MonitoringPeriod, reason: str, *, actor, today=None) ->
 
 def active_periods(day: date | None = None) -> list[MonitoringPeriod]:
     """The periods in force on ``day`` (computed from dates alone)."""
-    day = day or local_today()
-    rows = db.session.scalars(
+    rows = db.session.scalars(_periods_in_force_statement(), {"day": day or local_today()})
+    return list(rows)
+
+
+@built_once
+def _periods_in_force_statement():
+    """Read on every page, for the banner."""
+    day = bindparam("day")
+    return (
         select(MonitoringPeriod)
         .where(
             MonitoringPeriod.starts_on <= day,
@@ -169,7 +176,6 @@ def active_periods(day: date | None = None) -> list[MonitoringPeriod]:
         )
         .order_by(MonitoringPeriod.checkin_interval_hours, MonitoringPeriod.id)
     )
-    return list(rows)
 
 
 def get_period(period_id: int) -> MonitoringPeriod:
@@ -439,14 +445,17 @@ def open_absence_count() -> int:
 
 
 def checkins_of(person: Person, limit: int = 50) -> list[CheckIn]:
-    return list(
-        db.session.scalars(
-            select(CheckIn)
-            .where(CheckIn.person_id == person.id)
-            .options(joinedload(CheckIn.recorded_by))
-            .order_by(CheckIn.checked_at.desc())
-            .limit(limit)
-        )
+    return list(db.session.scalars(_checkins_statement(limit), {"person_id": person.id}))
+
+
+@built_once
+def _checkins_statement(limit: int):
+    return (
+        select(CheckIn)
+        .where(CheckIn.person_id == bindparam("person_id"))
+        .options(joinedload(CheckIn.recorded_by))
+        .order_by(CheckIn.checked_at.desc())
+        .limit(limit)
     )
 
 
@@ -656,13 +665,16 @@ def record_flag_told(flag: MonitoringFlag, told_on: date | None, *, actor, today
 
 def flags_of(person: Person) -> list[MonitoringFlag]:
     """All of a person's flags, newest first (expired and lifted ones stay)."""
-    return list(
-        db.session.scalars(
-            select(MonitoringFlag)
-            .where(MonitoringFlag.person_id == person.id)
-            .options(joinedload(MonitoringFlag.period))
-            .order_by(MonitoringFlag.proposed_at.desc())
-        )
+    return list(db.session.scalars(_flags_of_statement(), {"person_id": person.id}))
+
+
+@built_once
+def _flags_of_statement():
+    return (
+        select(MonitoringFlag)
+        .where(MonitoringFlag.person_id == bindparam("person_id"))
+        .options(joinedload(MonitoringFlag.period))
+        .order_by(MonitoringFlag.proposed_at.desc())
     )
 
 

@@ -16,7 +16,19 @@ from itertools import chain
 import psycopg
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, func, insert, literal, select, text, true, type_coerce
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased, selectinload
 
 from rudenim.audit.services import record_event
@@ -36,7 +48,7 @@ from rudenim.cases.verification import BoardFilter, board_query, status_label
 from rudenim.clock import local_now, utcnow
 from rudenim.errors import DomainError
 from rudenim.exports import FORMULA_STARTS, csv_stream, neutralise, xlsx_row
-from rudenim.extensions import db, read_only_connection
+from rudenim.extensions import built_once, db, read_only_connection
 from rudenim.reports.models import DisclosedPerson, Disclosure
 from rudenim.xlsx import write_xlsx
 
@@ -473,12 +485,15 @@ def printable_rows(disclosure: Disclosure, limit: int) -> tuple[list[str], list[
 
 def disclosures_of(person_id: int) -> list[Disclosure]:
     """Every disclosure that listed this person, newest first."""
-    return list(
-        db.session.scalars(
-            select(Disclosure)
-            .join(DisclosedPerson, DisclosedPerson.disclosure_id == Disclosure.id)
-            .where(DisclosedPerson.person_id == person_id)
-            .options(selectinload(Disclosure.exported_by))
-            .order_by(Disclosure.exported_at.desc())
-        )
+    return list(db.session.scalars(_disclosures_of_statement(), {"person_id": person_id}))
+
+
+@built_once
+def _disclosures_of_statement():
+    return (
+        select(Disclosure)
+        .join(DisclosedPerson, DisclosedPerson.disclosure_id == Disclosure.id)
+        .where(DisclosedPerson.person_id == bindparam("person_id"))
+        .options(selectinload(Disclosure.exported_by))
+        .order_by(Disclosure.exported_at.desc())
     )

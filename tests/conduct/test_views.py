@@ -1106,6 +1106,28 @@ def section_html(body: str, start_marker: str) -> str:
     return body[start : body.index("</table>", start)]
 
 
+def test_the_person_page_shows_an_officer_only_the_violations_they_reported(
+    app, make_person, make_violation, browser
+):
+    # Each role's statement is built once per process: asked in turn, officer,
+    # supervisor, another officer, each page still shows what its reader may see.
+    person = make_person()
+    first, first_id = browser("officer")
+    second, second_id = browser("officer")
+    supervisor, _supervisor_id = browser("supervisor")
+    firsts = make_violation(person, reporter=first_id)
+    seconds = make_violation(person, reporter=second_id)
+
+    def shown(client) -> list[int]:
+        table = section_html(section(client.get(f"/cases/{person.id}"), "conduct"), "<table>")
+        return sorted(int(n) for n in re.findall(r'<a href="/conduct/(\d+)">', table))
+
+    assert shown(first) == [firsts.id]
+    assert shown(supervisor) == sorted([firsts.id, seconds.id])
+    assert shown(second) == [seconds.id]
+    assert shown(first) == [firsts.id]
+
+
 def test_officers_see_only_what_they_reported(app, make_violation, browser):
     client, officer_id = browser("officer")
     mine = make_violation(reporter=officer_id)
