@@ -106,6 +106,7 @@ class Bench:
         self.work = work
         self.url = url or f"sqlite:///{work / 'bench.sqlite3'}"
         self.results: dict = {"pages": {}, "exports": {}, "http": {}}
+        self.found: dict[str, str] = {}
 
     # --- setup ---------------------------------------------------------------
 
@@ -169,22 +170,36 @@ class Bench:
     # --- pages through the app -------------------------------------------------
 
     def pages(self) -> dict[str, str]:
-        """The pages measured, with URLs chosen from the data."""
-        from sqlalchemy import select
+        """The pages measured, with URLs chosen from the data.
+
+        The searches by number look for people in the centre's care, whom the
+        list shows by default: a number of someone who has left finds no one,
+        a lighter page, and which people have left varies from one load to the
+        next. ``self.found`` holds the case number each search must show.
+        """
+        from sqlalchemy import func, select
 
         from rudenim.cases.models import Identifier, IdentifierKind, Person
         from rudenim.extensions import db
 
         app = self.app()
         with app.app_context():
-            person = db.session.scalar(select(Person).order_by(Person.id).offset(self.people // 2))
-            unhcr = db.session.scalar(
-                select(Identifier.value)
-                .where(Identifier.kind == IdentifierKind.UNHCR_REGISTRATION)
+            in_care = select(Person).where(Person.is_in_care.is_(True)).order_by(Person.id)
+            count = db.session.scalar(select(func.count()).select_from(in_care.subquery()))
+            person = db.session.scalar(in_care.offset(count // 2))
+            holders = (
+                select(Identifier.value, Person.case_number)
+                .join(Person, Person.id == Identifier.person_id)
+                .where(
+                    Identifier.kind == IdentifierKind.UNHCR_REGISTRATION,
+                    Person.is_in_care.is_(True),
+                )
                 .order_by(Identifier.id)
-                .offset(self.people // 3)
             )
+            holder_count = db.session.scalar(select(func.count()).select_from(holders.subquery()))
+            unhcr, holder = db.session.execute(holders.offset(holder_count // 3).limit(1)).one()
             db.engine.dispose()
+        self.found = {"search_case_number": person.case_number, "search_unhcr": holder}
         # A transliteration variant of a common name in the data.
         return {
             "list": "/cases/",
@@ -216,7 +231,9 @@ class Bench:
             if only is not None and name not in only:
                 continue
             for _n in range(10):  # warm-up
-                assert client.get(url).status_code == 200, (name, url)
+                response = client.get(url)
+                assert response.status_code == 200, (name, url)
+            self.check_found(name, response.get_data(as_text=True))
             statements = []
 
             def capture(_conn, _cursor, statement, parameters, _context, _many, out=statements):
@@ -434,6 +451,8 @@ class Bench:
             # at its first requests; which worker takes a request is the kernel's.
             for _n in range(20):
                 get(url)
+            connection.request("GET", url, headers={"Cookie": cookie})
+            self.check_found(name, connection.getresponse().read().decode())
             page = summary([get(url) for _n in range(self.requests)])
             floor = self.results["pages"].get(name, {}).get("floor")
             if floor is not None:
@@ -441,6 +460,11 @@ class Bench:
             measured[name] = page
             print(f"  {name:<24} p95 {page['p95_ms']:>8.1f} ms")
         connection.close()
+
+    def check_found(self, name: str, html: str) -> None:
+        """A search by number shows the person it looks for (see ``pages``)."""
+        expected = self.found.get(name)
+        assert expected is None or f">{expected}<" in html, f"{name}: {expected} not shown"
 
     def measure_throughput(
         self, port: int, cookie: str, person_url: str, seconds=10.0, threads=8, warmup=2.0
