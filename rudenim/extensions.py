@@ -56,7 +56,10 @@ def built_once(build: Callable[..., Built]) -> Callable[..., Built]:
     SQLAlchemy spends 0.1–0.2 ms of Python building a select with its loader
     options and working out its cache key, and a person page issues a dozen
     statements. A statement does not change once built, so one object serves
-    every request and thread, and its cache key is worked out once.
+    every request and thread, and its cache key is worked out once. So nothing
+    in ``build`` may depend on the request, the user or the day: such values
+    are ``bindparam``s, or arguments of ``build`` that take few values (a
+    limit, whether the reader sees every violation).
     """
     return cache(build)
 
