@@ -431,8 +431,9 @@ class Bench:
             process.wait()
 
     def measure_http_pages(self, port: int, cookie: str, pages: dict[str, str]) -> None:
-        """Each page over HTTP, one request at a time, as a user waits for it:
-        the test client's time plus gunicorn's and the connection's."""
+        """Each page over HTTP, one request at a time, as a user waits for it,
+        served by a gunicorn worker in a process of its own (the test client
+        runs client and page in one)."""
         print("pages (gunicorn, HTTP, one client):")
         self.results["http"]["pages"] = measured = {}
         connection = HTTPConnection("127.0.0.1", port, timeout=30)
