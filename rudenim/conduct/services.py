@@ -837,6 +837,7 @@ def visible_to(query: Select, user) -> Select:
 
 
 def sees_all_violations(user) -> bool:
+    """Whether this user sees every violation, not only those they reported."""
     return user.can("violation.view_all")
 
 

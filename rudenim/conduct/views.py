@@ -57,7 +57,8 @@ def get_violation_or_404(violation_id: int) -> Violation:
         violation = services.get_violation(violation_id)
     except NotFound:
         abort(404)
-    if not current_user.can("violation.view_all") and violation.reported_by_id != current_user.id:
+    theirs = violation.reported_by_id != current_user.id
+    if theirs and not services.sees_all_violations(current_user):
         deny("violation.view_all", violation_id=violation_id)
     return violation
 
