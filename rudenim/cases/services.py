@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     and_,
     any_,
+    bindparam,
     delete,
     event,
     exists,
@@ -793,13 +794,8 @@ def detention_clock(person: Person, today: date | None = None) -> DetentionClock
         return None
     today = today or local_today()
     last_review = db.session.scalar(
-        select(DetentionReview)
-        .where(
-            DetentionReview.person_id == person.id,
-            DetentionReview.reviewed_on >= person.status_since,
-        )
-        .order_by(DetentionReview.reviewed_on.desc(), DetentionReview.id.desc())
-        .limit(1)
+        _last_review_statement(),
+        {"person_id": person.id, "since": person.status_since},
     )
     interval = timedelta(days=current_app.config["DETENTION_REVIEW_DAYS"])
     base = last_review.reviewed_on if last_review else person.status_since
@@ -808,6 +804,20 @@ def detention_clock(person: Person, today: date | None = None) -> DetentionClock
         days_held=(today - person.status_since).days,
         last_review=last_review,
         next_review_on=base + interval,
+    )
+
+
+@built_once
+def _last_review_statement():
+    """The latest review of a person's detention since it began (on the person page)."""
+    return (
+        select(DetentionReview)
+        .where(
+            DetentionReview.person_id == bindparam("person_id"),
+            DetentionReview.reviewed_on >= bindparam("since"),
+        )
+        .order_by(DetentionReview.reviewed_on.desc(), DetentionReview.id.desc())
+        .limit(1)
     )
 
 
