@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     event,
     exists,
@@ -859,9 +860,15 @@ NAME_MATCH_IDS = 2000
 def _one_of(column, ids: list[int]):
     """``column IN ids``, the ids passed as one parameter (a PostgreSQL array, a
     JSON array SQLite reads with ``json_each``), not thousands of parameters
-    SQLAlchemy renders and the database binds one by one."""
+    SQLAlchemy renders and the database binds one by one.
+
+    Both arrive as text, which the database parses: psycopg adapts a Python
+    list one element at a time (about 0.4 ms for a search's 1,300 ids, and
+    the page passes them twice, to its count and its rows).
+    """
     if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Integer)))
+        listed = "{" + ",".join(map(str, ids)) + "}"
+        return column == any_(cast(literal(listed, String), ARRAY(Integer)))
     listed = func.json_each(literal(json.dumps(list(ids)), String)).table_valued("value")
     return column.in_(select(listed.c.value))
 
