@@ -57,8 +57,8 @@ def get_violation_or_404(violation_id: int) -> Violation:
         violation = services.get_violation(violation_id)
     except NotFound:
         abort(404)
-    theirs = violation.reported_by_id != current_user.id
-    if theirs and not services.sees_all_violations(current_user):
+    reported_by_another = violation.reported_by_id != current_user.id
+    if reported_by_another and not services.sees_all_violations(current_user):
         deny("violation.view_all", violation_id=violation_id)
     return violation
 
